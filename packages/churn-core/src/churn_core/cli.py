@@ -1,0 +1,223 @@
+"""The `churn-core` command: thin argument parsing over the library modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT = 0, 1, 2
+DEFAULT_MODEL_DIR = "artifacts/model"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="churn-core",
+        description="Train, evaluate, score and monitor the bank-churn model.",
+        epilog="Files may be CSV, Parquet or JSON lines (the services' capture format).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="write synthetic customers with a realistic churn rate")
+    gen.add_argument("--rows", type=int, default=10_000, help="number of customers")
+    gen.add_argument("--out", required=True, type=Path, help="output file (.csv/.parquet/.jsonl)")
+    gen.add_argument("--seed", type=int, default=0, help="random seed (same seed, same file)")
+    gen.add_argument(
+        "--drift", type=float, default=0.0, help="0..1: shift Age, Balance, CreditScore, Geography"
+    )
+
+    tr = sub.add_parser("train", help="train the model and write a bundle")
+    tr.add_argument("--data", type=Path, help="labelled training file; default: generated data")
+    tr.add_argument("--out", type=Path, default=Path(DEFAULT_MODEL_DIR), help="bundle directory")
+    tr.add_argument("--seed", type=int, default=42)
+    tr.add_argument("--rows", type=int, default=20_000, help="generated rows when no --data")
+    tr.add_argument("--quick", action="store_true", help="one configuration, 3 folds (for tests)")
+
+    ev = sub.add_parser("evaluate", help="ROC AUC, PR AUC, F1, Brier and calibration on a file")
+    ev.add_argument("--model-dir", type=Path, default=Path(DEFAULT_MODEL_DIR))
+    ev.add_argument("--data", type=Path, required=True, help="labelled file (with Exited)")
+    ev.add_argument("--json", type=Path, help="also write the metrics as JSON")
+
+    sc = sub.add_parser("score", help="score a file in chunks")
+    sc.add_argument("--model-dir", type=Path, default=Path(DEFAULT_MODEL_DIR))
+    sc.add_argument("--data", type=Path, required=True, help="input file")
+    sc.add_argument("--out", type=Path, required=True, help="output file (.csv/.parquet/.jsonl)")
+    sc.add_argument("--errors", type=Path, help="write invalid rows' failures here (JSON lines)")
+    sc.add_argument("--chunk-rows", type=int, default=100_000)
+
+    dr = sub.add_parser("drift", help="compare current data (or captures) with the reference")
+    dr.add_argument("--reference", type=Path, required=True, help="file, or a bundle directory")
+    dr.add_argument("--current", type=Path, required=True, help="file or directory of captures")
+    dr.add_argument("--html", type=Path, help="write an Evidently HTML report")
+    dr.add_argument("--json", type=Path, help="write the JSON report")
+    dr.add_argument("--since", help="ISO time: only captures at or after it")
+    dr.add_argument("--until", help="ISO time: only captures before it")
+    dr.add_argument("--psi-threshold", type=float, default=0.2)
+    dr.add_argument("--p-threshold", type=float, default=0.01)
+    dr.add_argument("--pushgateway", help="push the drift gauges to this Pushgateway URL")
+    return parser
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from churn_core.data import generate, write_frame
+
+    frame = generate(args.rows, seed=args.seed, drift=args.drift)
+    write_frame(frame, args.out)
+    _console().print(
+        f"wrote {len(frame)} customers to {args.out} (churn {frame.Exited.mean():.1%})"
+    )
+    return EXIT_OK
+
+
+def _train(args: argparse.Namespace) -> int:
+    from churn_core.training import train
+
+    console = _console()
+    with console.status("training…"):
+        out = train(
+            args.out,
+            data=args.data,
+            seed=args.seed,
+            rows=args.rows,
+            quick=args.quick,
+            progress=console.log,
+        )
+    manifest = json.loads((out / "manifest.json").read_text())
+    _print_metrics(manifest["metrics"]["holdout"], "hold-out (20 %)")
+    cv = manifest["metrics"]["cv"]
+    console.print(
+        f"{cv['folds']}-fold CV ROC AUC {cv['roc_auc_mean']:.4f} "
+        f"(folds {cv['roc_auc_min']:.4f}–{cv['roc_auc_max']:.4f})"
+    )
+    console.print(
+        f"bundle {out} · model {manifest['model_version']} · {manifest['training']['seconds']} s"
+    )
+    return EXIT_OK
+
+
+def _print_metrics(metrics: dict, title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for name in ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier"):
+        table.add_column(name)
+    table.add_column("ECE")
+    table.add_row(
+        *(f"{metrics[n]:.4f}" for n in ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier")),
+        f"{metrics['calibration']['ece']:.4f}",
+    )
+    _console().print(table)
+    _console().print(f"threshold {metrics['threshold']:.3f} · {metrics['rows']} rows")
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from churn_core.data import columns_of, load
+    from churn_core.metrics import classification_metrics
+    from churn_core.predictor import Predictor
+    from churn_core.schema import LABEL
+
+    predictor = Predictor.from_bundle(args.model_dir)
+    frame = load(args.data, label=True)
+    probabilities = predictor.predict_proba(columns_of(frame))
+    metrics = classification_metrics(frame[LABEL].to_numpy(), probabilities, predictor.threshold)
+    _print_metrics(metrics, f"{args.data} · {predictor.model_version}")
+    if args.json:
+        args.json.write_text(json.dumps(metrics, indent=2))
+    return EXIT_OK
+
+
+def _score(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from churn_core.predictor import Predictor
+    from churn_core.scoring import count_rows, score_file
+
+    predictor = Predictor.from_bundle(args.model_dir)
+    started = time.perf_counter()
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=_console()) as progress:
+        task = progress.add_task("scoring", total=count_rows(args.data))
+        report = score_file(
+            predictor,
+            args.data,
+            args.out,
+            errors_out=args.errors,
+            chunk_rows=args.chunk_rows,
+            on_chunk=lambda rows: progress.advance(task, rows),
+        )
+    seconds = time.perf_counter() - started
+    console = _console()
+    console.print(
+        f"scored {report.scored} of {report.rows} rows into {args.out} in {seconds:.1f} s "
+        f"({report.rows / max(seconds, 1e-9):,.0f} rows/s)"
+    )
+    if report.invalid_rows:
+        shown = ", ".join(f"row {f['row']} {f['field']}" for f in report.failures[:10])
+        where = f" (all in {args.errors})" if args.errors else ""
+        console.print(f"[red]{report.invalid_rows} invalid rows not scored{where}: {shown}")
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+def _drift(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from churn_core import drift
+
+    since = datetime.fromisoformat(args.since) if args.since else None
+    until = datetime.fromisoformat(args.until) if args.until else None
+    reference = drift.read_reference(args.reference)
+    current = drift.read_current(args.current, since=since, until=until)
+    thresholds = drift.Thresholds(psi=args.psi_threshold, p_value=args.p_threshold)
+    report = drift.compare(
+        reference, current, thresholds, sources=(str(args.reference), str(args.current))
+    )
+    text = json.dumps(report, indent=2, default=str)
+    if args.json:
+        args.json.write_text(text + "\n")
+    else:
+        print(text)
+    if args.html:
+        drift.write_html(reference, current, args.html)
+    if args.pushgateway:
+        drift.push_metrics(report, args.pushgateway)
+    flagged = ", ".join(report["drifted_features"]) or "none"
+    _console().print(
+        f"drift: {'YES' if report['drift'] else 'no'} · {report['current']['rows']} rows · "
+        f"drifted features: {flagged} · invalid rows {report['data_quality']['invalid_share']:.2%}"
+    )
+    return EXIT_DRIFT if report["drift"] else EXIT_OK
+
+
+COMMANDS = {
+    "generate": _generate,
+    "train": _train,
+    "evaluate": _evaluate,
+    "score": _score,
+    "drift": _drift,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from churn_core.bundle import BundleError
+    from churn_core.data import DataValidationError
+
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (BundleError, DataValidationError, FileNotFoundError, ValueError) as exc:
+        print(f"churn-core {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Row-wise feature engineering: one row's features never depend on the other rows of a batch.
+
+The same function builds the training matrix and the serving matrix, so there is no skew.
+Each model feature names the raw features it is computed from (``parents``); explanations fold
+model-feature contributions back onto the ten raw features through that map.
+
+Every engineered feature here has one parent on purpose. With one parent, a raw feature taken
+from the customer or from a background row decides all of its model features at once, so the
+interventional Shapley values over the ten raw features are exact (explain.py). Two-parent
+features (balance/salary, products x activity, tenure/age) were measured on the real data:
+5-fold CV ROC AUC 0.8648 with them and 0.8663 without — trees find those interactions
+themselves — while they pushed the mean gap to shap's exact explainer from 0.0035 to 0.0060,
+because their credit can only be split between parents by convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from churn_core.schema import CATEGORICAL, FEATURE_NAMES
+
+Columns = Mapping[str, np.ndarray]
+
+
+@dataclass(frozen=True)
+class ModelFeature:
+    name: str
+    parents: tuple[str, ...]
+    compute: Callable[[Columns], np.ndarray]
+
+
+def _code(name: str) -> Callable[[Columns], np.ndarray]:
+    categories = CATEGORICAL[name]
+
+    def compute(cols: Columns) -> np.ndarray:
+        values = np.asarray(cols[name])
+        out = np.full(values.shape, np.nan)
+        for code, category in enumerate(categories):
+            out[values == category] = code
+        return out
+
+    return compute
+
+
+def _raw(name: str) -> Callable[[Columns], np.ndarray]:
+    return lambda cols: np.asarray(cols[name], dtype=np.float64)
+
+
+def _age_band(cols: Columns) -> np.ndarray:
+    # 18-29, 30-39, 40-44, 45-49, 50-54, 55-60, 61+: churn peaks between 45 and 60.
+    return np.digitize(np.asarray(cols["Age"], dtype=np.float64), [30, 40, 45, 50, 55, 61]).astype(
+        np.float64
+    )
+
+
+MODEL_FEATURES: tuple[ModelFeature, ...] = (
+    *(
+        ModelFeature(name, (name,), _code(name) if name in CATEGORICAL else _raw(name))
+        for name in FEATURE_NAMES
+    ),
+    ModelFeature(
+        "ZeroBalance",
+        ("Balance",),
+        lambda c: (np.asarray(c["Balance"], dtype=np.float64) == 0).astype(np.float64),
+    ),
+    ModelFeature("AgeBand", ("Age",), _age_band),
+    ModelFeature(
+        "ManyProducts",
+        ("NumOfProducts",),
+        lambda c: (np.asarray(c["NumOfProducts"], dtype=np.float64) >= 3).astype(np.float64),
+    ),
+)
+
+MODEL_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in MODEL_FEATURES)
+
+
+def build_matrix(cols: Columns) -> np.ndarray:
+    """Model matrix (rows x MODEL_FEATURES, float64) from raw feature columns."""
+    return np.column_stack([f.compute(cols) for f in MODEL_FEATURES])
+
+
+def columns_from_records(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """Raw feature columns from validated customer mappings."""
+    return {name: np.array([r[name] for r in records]) for name in FEATURE_NAMES}

@@ -1,0 +1,126 @@
+"""Predictor: the one object every service calls. Validate → features → native booster → explain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from churn_core.bundle import BACKGROUND_FILE, MODEL_FILE, BundleError, read_verified
+from churn_core.features import Columns, build_matrix, columns_from_records
+from churn_core.schema import FEATURE_NAMES, RiskLevel, risk_level, validate_customers
+
+# The booster is re-checked against the explainer's own tree walk at load; beyond this they
+# would disagree about the model and explanations would not add up.
+_SCORE_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """One customer's answer. A dataclass, not a pydantic model: 1,000 of them cost ~0.3 ms."""
+
+    churn_probability: float
+    churn_prediction: int
+    risk_level: RiskLevel
+    model_version: str
+    feature_contributions: dict[str, float] | None = None
+    base_value: float | None = None
+
+    def model_dump(self, exclude_none: bool = True) -> dict[str, Any]:
+        out = {
+            "churn_probability": self.churn_probability,
+            "churn_prediction": self.churn_prediction,
+            "risk_level": self.risk_level,
+            "model_version": self.model_version,
+        }
+        if self.feature_contributions is not None or not exclude_none:
+            out["feature_contributions"] = self.feature_contributions
+            out["base_value"] = self.base_value
+        return out
+
+    def dict(self) -> dict[str, Any]:
+        return self.model_dump()
+
+
+class Predictor:
+    def __init__(self, booster: Any, manifest: dict[str, Any], background: list[dict[str, Any]]):
+        from churn_core.explain import TreeExplainer
+
+        self.booster = booster
+        self.manifest = manifest
+        self.model_version: str = manifest["model_version"]
+        self.threshold: float = float(manifest["decision_threshold"])
+        self.background = background
+        matrix = build_matrix(columns_from_records(background))
+        self.explainer = TreeExplainer(booster.dump_model(), matrix)
+        expected = booster.predict(matrix, raw_score=True)
+        if np.max(np.abs(self.explainer.bg_score - expected)) > _SCORE_TOLERANCE:
+            raise BundleError("model trees could not be read exactly; refusing the bundle")
+
+    @classmethod
+    def from_bundle(cls, path: str | Path) -> Predictor:
+        import lightgbm as lgb
+
+        root, manifest = read_verified(path)
+        try:
+            booster = lgb.Booster(model_str=(root / MODEL_FILE).read_text(encoding="utf-8"))
+            background = validate_customers(
+                json.loads((root / BACKGROUND_FILE).read_text(encoding="utf-8"))
+            )
+        except BundleError:
+            raise
+        except Exception as exc:  # a parse failure of any kind means an unusable bundle
+            raise BundleError(f"bundle {root} could not be loaded: {type(exc).__name__}") from None
+        return cls(booster, manifest, background)
+
+    def predict_proba_matrix(self, matrix: np.ndarray) -> np.ndarray:
+        # One thread: for a handful of rows LightGBM's thread pool costs more than it saves.
+        threads = 1 if matrix.shape[0] < 2_000 else 0
+        return self.booster.predict(matrix, num_threads=threads)
+
+    def predict_proba(self, columns: Columns) -> np.ndarray:
+        """Probabilities for already-validated raw feature columns (batch scoring, drift)."""
+        return self.predict_proba_matrix(build_matrix(columns))
+
+    def predict(
+        self, customers: Sequence[Mapping[str, Any]], explain: bool = False
+    ) -> list[Prediction]:
+        """Validate (raising InvalidCustomerError naming every bad field) and predict."""
+        rows = validate_customers(customers)
+        if not rows:
+            return []
+        matrix = build_matrix(columns_from_records(rows))
+        probabilities = self.predict_proba_matrix(matrix)
+        if not explain:
+            return [self._prediction(float(p)) for p in probabilities]
+        # The explainer walks the same trees as the booster (checked at load), so its
+        # contributions add up to the served probability.
+        contributions, _ = self.explainer.shap_values(matrix)
+        base_value = self.explainer.base_value
+        return [
+            self._prediction(
+                float(p),
+                feature_contributions=dict(zip(FEATURE_NAMES, map(float, phi), strict=True)),
+                base_value=base_value,
+            )
+            for p, phi in zip(probabilities, contributions, strict=True)
+        ]
+
+    def _prediction(
+        self,
+        probability: float,
+        feature_contributions: dict[str, float] | None = None,
+        base_value: float | None = None,
+    ) -> Prediction:
+        return Prediction(
+            probability,
+            int(probability >= self.threshold),
+            risk_level(probability),
+            self.model_version,
+            feature_contributions,
+            base_value,
+        )

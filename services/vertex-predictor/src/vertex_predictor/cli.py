@@ -1,0 +1,174 @@
+"""The `vertex-predictor` command: `serve` the CPR locally or in the image; manage Vertex AI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from vertex_predictor import server
+
+DEPLOY_COMMANDS = ("upload", "deploy", "test", "status", "delete", "batch")
+
+
+def _key_values(text: str) -> dict[str, str]:
+    pairs = {}
+    for item in filter(None, text.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {item!r}")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _traffic_split(text: str) -> dict[str, int]:
+    try:
+        return {key: int(value) for key, value in _key_values(text).items()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected ID=PERCENT,…, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from vertex_predictor import deploy
+
+    parser = argparse.ArgumentParser(prog="vertex-predictor", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the CPR model server (what the image runs)")
+    serve.add_argument("--model-dir", help="bundle dir or gs:// URI (default: $AIP_STORAGE_URI)")
+    serve.add_argument("--port", type=int, help="default: $AIP_HTTP_PORT, else 8080")
+    serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - container default
+    serve.add_argument("--workers", type=int, help="default: $VERTEX_CPR_WEB_CONCURRENCY, else 1")
+
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT"))
+    common.add_argument("--region", default=os.environ.get("GOOGLE_CLOUD_REGION", "us-central1"))
+    common.add_argument(
+        "--api-endpoint",
+        default=os.environ.get("VERTEX_API_ENDPOINT"),
+        help="e.g. europe-west4-aiplatform.googleapis.com, or http://127.0.0.1:PORT for a fake",
+    )
+
+    upload = commands.add_parser("upload", parents=[common], help="bundle → GCS → Vertex Model")
+    upload.add_argument("--model-dir", required=True, type=Path)
+    upload.add_argument("--bucket", required=True, help="gs://bucket/prefix for the bundle")
+    upload.add_argument("--image", required=True, help="serving container image URI")
+    upload.add_argument("--display-name", default=deploy.DEFAULT_MODEL_NAME)
+    upload.add_argument("--env", type=_key_values, default={}, help="K=V[,K=V] for the container")
+
+    dep = commands.add_parser("deploy", parents=[common], help="deploy a Model to an Endpoint")
+    dep.add_argument("--model", required=True, help="Model resource name, id or display name")
+    dep.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
+    dep.add_argument("--machine-type", default=deploy.DEFAULT_MACHINE_TYPE)
+    dep.add_argument("--min-replicas", type=int, default=1)
+    dep.add_argument("--max-replicas", type=int, default=2)
+    traffic = dep.add_mutually_exclusive_group()
+    traffic.add_argument("--traffic-percentage", type=int, default=100)
+    traffic.add_argument(
+        "--traffic-split", type=_traffic_split, help='ID=PERCENT,…; "0" is the new model'
+    )
+    dep.add_argument("--request-response-logging", action="store_true")
+    dep.add_argument("--logging-sampling-rate", type=float, default=0.1)
+    dep.add_argument("--logging-bigquery-table", help="bq://project.dataset.table")
+    dep.add_argument("--service-account")
+
+    test = commands.add_parser("test", parents=[common], help="predict sample customers")
+    test.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
+    test.add_argument("--explain", action="store_true")
+
+    stat = commands.add_parser("status", parents=[common], help="endpoint, models, traffic")
+    stat.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
+
+    delete = commands.add_parser("delete", parents=[common], help="undeploy and delete endpoint")
+    delete.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
+    delete.add_argument("--delete-models", action="store_true")
+
+    batch = commands.add_parser("batch", parents=[common], help="GCS JSON lines → predictions")
+    batch.add_argument("--model", required=True)
+    batch.add_argument("--source", required=True, action="append", help="gs://…jsonl (repeat)")
+    batch.add_argument("--destination", required=True, help="gs:// prefix for the results")
+    batch.add_argument("--machine-type", default=deploy.DEFAULT_MACHINE_TYPE)
+    batch.add_argument("--starting-replicas", type=int, default=1)
+    batch.add_argument("--max-replicas", type=int, default=4)
+    batch.add_argument("--explain", action="store_true")
+    batch.add_argument("--display-name", default="churn-batch")
+    batch.add_argument("--wait", action="store_true", help="poll until the job finishes")
+    batch.add_argument("--poll-seconds", type=float, default=30.0)
+    return parser
+
+
+def _run_deploy_command(args: argparse.Namespace) -> dict[str, Any]:
+    from vertex_predictor import deploy
+
+    actions: dict[str, Callable[[], dict[str, Any]]] = {
+        "upload": lambda: deploy.upload_model(
+            args.model_dir, args.bucket, args.image, args.display_name, args.env
+        ),
+        "deploy": lambda: deploy.deploy_model(
+            args.model,
+            args.endpoint,
+            machine_type=args.machine_type,
+            min_replicas=args.min_replicas,
+            max_replicas=args.max_replicas,
+            traffic_percentage=args.traffic_percentage,
+            traffic_split=args.traffic_split,
+            request_response_logging=args.request_response_logging,
+            logging_sampling_rate=args.logging_sampling_rate,
+            logging_bigquery_table=args.logging_bigquery_table,
+            service_account=args.service_account,
+        ),
+        "test": lambda: deploy.test_endpoint(args.endpoint, explain=args.explain),
+        "status": lambda: deploy.status(args.endpoint),
+        "delete": lambda: deploy.delete(args.endpoint, delete_models=args.delete_models),
+        "batch": lambda: deploy.batch_predict(
+            args.model,
+            args.source,
+            args.destination,
+            machine_type=args.machine_type,
+            starting_replicas=args.starting_replicas,
+            max_replicas=args.max_replicas,
+            explain=args.explain,
+            display_name=args.display_name,
+            wait=args.wait,
+            poll_seconds=args.poll_seconds,
+        ),
+    }
+    deploy.init_sdk(deploy.VertexTarget(args.project, args.region, args.api_endpoint))
+    return actions[args.command]()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Before the SDK is imported: its loggers then log to stderr, leaving stdout to the result.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        try:
+            server.serve(args.model_dir, args.port, host=args.host, workers=args.workers)
+        except ValueError as error:
+            parser.error(str(error))
+        return 0
+    if not args.project:
+        parser.error("--project is required (or set GOOGLE_CLOUD_PROJECT)")
+    from churn_core import BundleError
+    from google.api_core.exceptions import GoogleAPICallError
+
+    from vertex_predictor.deploy import DeployError
+    from vertex_predictor.storage import StorageError
+
+    try:
+        result = _run_deploy_command(args)
+    except (DeployError, StorageError, BundleError, GoogleAPICallError) as error:
+        print(f"vertex-predictor {args.command}: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""CPR request handler: the stock PredictionHandler, with client errors answered as 400.
+
+The stock handler turns every exception from the predictor into a 500 whose detail repeats
+the exception's arguments. A bad customer is the caller's mistake, so it gets a 400 that names
+each bad field; anything else gets a 500 with a fixed message and the trace only in the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from churn_core import InvalidCustomerError
+from fastapi import HTTPException, Request, Response
+from google.cloud.aiplatform.prediction import handler_utils
+from google.cloud.aiplatform.prediction.handler import PredictionHandler
+from google.cloud.aiplatform.prediction.predictor import Predictor
+from google.cloud.aiplatform.prediction.serializer import APPLICATION_JSON, DefaultSerializer
+
+from vertex_predictor.predictor import ChurnPredictor, InvalidRequestError
+
+logger = logging.getLogger(__name__)
+
+
+class ChurnHandler(PredictionHandler):
+    def __init__(self, artifacts_uri: str, predictor: type[Predictor] | None = None) -> None:
+        super().__init__(artifacts_uri, predictor=predictor or ChurnPredictor)
+
+    async def handle(self, request: Request) -> Response:
+        content_type = handler_utils.get_content_type_from_headers(request.headers)
+        if content_type != APPLICATION_JSON:
+            raise HTTPException(415, f"Content-Type must be {APPLICATION_JSON}")
+        try:
+            body = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise HTTPException(400, "request body is not valid JSON") from None
+        predictor = self._predictor
+        try:
+            results = predictor.postprocess(predictor.predict(predictor.preprocess(body)))
+        except InvalidCustomerError as error:
+            raise HTTPException(400, _invalid_customers(error)) from None
+        except InvalidRequestError as error:
+            raise HTTPException(
+                400, {"message": "invalid request", "errors": [_request_error(error)]}
+            ) from None
+        except Exception:
+            logger.exception("prediction failed")
+            raise HTTPException(500, "internal error while predicting") from None
+        accept = handler_utils.get_accept_from_headers(request.headers)
+        return Response(DefaultSerializer.serialize(results, accept), media_type=accept)
+
+
+def _invalid_customers(error: InvalidCustomerError) -> dict[str, Any]:
+    errors = [e.as_dict() for e in error.errors]
+    fields = sorted({e["field"] for e in errors})
+    return {"message": f"invalid instances: {', '.join(fields)}", "errors": errors}
+
+
+def _request_error(error: InvalidRequestError) -> dict[str, str]:
+    return {"field": error.field, "message": error.message}

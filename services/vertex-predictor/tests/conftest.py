@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from cpr_process import RunningServer, start_server
+from fake_vertex_api import FakeVertexApi
+
+MODEL_BUCKET = "churn-models"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def model_bucket() -> str:
+    return MODEL_BUCKET
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from churn_core.training import train
+
+    return train(tmp_path_factory.mktemp("bundle") / "model", quick=True, rows=3000, seed=7)
+
+
+@pytest.fixture(scope="session")
+def gcs_emulator() -> Iterator[str]:
+    """gcp-storage-emulator on loopback; google-cloud-storage follows STORAGE_EMULATOR_HOST."""
+    from gcp_storage_emulator.server import create_server
+
+    port = free_port()
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket=MODEL_BUCKET)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    previous = os.environ.get("STORAGE_EMULATOR_HOST")
+    os.environ["STORAGE_EMULATOR_HOST"] = url
+    try:
+        yield url
+    finally:
+        if previous is None:
+            os.environ.pop("STORAGE_EMULATOR_HOST", None)
+        else:
+            os.environ["STORAGE_EMULATOR_HOST"] = previous
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def gcs_bundle_uri(gcs_emulator: str, bundle_dir: Path) -> str:
+    from vertex_predictor.storage import upload_dir
+
+    uri = f"gs://{MODEL_BUCKET}/fixtures/churn"
+    upload_dir(bundle_dir, uri)
+    return uri
+
+
+@pytest.fixture
+def fake_vertex() -> Iterator[FakeVertexApi]:
+    with FakeVertexApi() as api:
+        yield api
+
+
+@pytest.fixture(scope="session")
+def cpr_server(bundle_dir: Path) -> Iterator[RunningServer]:
+    server = start_server(["--model-dir", str(bundle_dir)])
+    try:
+        yield server
+    finally:
+        server.stop()
