@@ -94,19 +94,42 @@ def _weight_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class TreeExplainer:
-    """Contributions over the raw features, in probability units, against a fixed background."""
+    """Contributions over the raw features, in probability units, against a fixed background.
 
-    def __init__(self, dump: dict[str, Any], background: np.ndarray, chunk: int = 8):
+    Background rows that satisfy the same features of a leaf behave alike at that leaf, so the
+    background is grouped per leaf into "items" (leaf, mask, member rows) once, at load: for a
+    customer only the items some hybrid can reach are visited, with their members' weights summed.
+    """
+
+    def __init__(self, dump: dict[str, Any], background: np.ndarray):
         n_features = background.shape[1]
         self.leaves = LeafTable(dump, n_features)
-        self.bg_masks = self.leaves.masks(background)
-        self.bg_score = self.leaves.raw_score(self.bg_masks)
+        bg_masks = self.leaves.masks(background)
+        self.bg_score = self.leaves.raw_score(bg_masks)
         self.bg_prob = _sigmoid(self.bg_score)
         self.base_value = float(self.bg_prob.mean())
+        self.n_background = background.shape[0]
         self.full = (1 << n_features) - 1
         self.width = n_features + 1
         self.w_a, self.w_b = _weight_tables(n_features)
-        self.chunk = chunk
+        subsets = np.arange(1 << n_features)[:, None]
+        self.bits = ((subsets >> np.arange(n_features)) & 1).astype(np.float64)
+        self._group_background(bg_masks)
+
+    def _group_background(self, bg_masks: np.ndarray) -> None:
+        n_bg, n_leaves = bg_masks.shape
+        leaf_of = np.broadcast_to(np.arange(n_leaves), bg_masks.shape).ravel()
+        row_of = np.broadcast_to(np.arange(n_bg)[:, None], bg_masks.shape).ravel()
+        order = np.lexsort((row_of, bg_masks.ravel(), leaf_of))
+        leaf_sorted, mask_sorted = leaf_of[order], bg_masks.ravel()[order]
+        new_item = np.ones(order.size, dtype=bool)
+        new_item[1:] = (leaf_sorted[1:] != leaf_sorted[:-1]) | (mask_sorted[1:] != mask_sorted[:-1])
+        self.item_start = np.flatnonzero(new_item)
+        self.item_count = np.diff(np.append(self.item_start, order.size))
+        self.item_leaf = leaf_sorted[self.item_start]
+        self.item_mask = mask_sorted[self.item_start]
+        self.item_value = self.leaves.value[self.item_leaf]
+        self.member_row = row_of[order]
 
     def raw_score(self, x: np.ndarray) -> np.ndarray:
         return self.leaves.raw_score(self.leaves.masks(x))
@@ -116,12 +139,9 @@ class TreeExplainer:
         x_masks = self.leaves.masks(x)
         score = self.leaves.raw_score(x_masks)
         prob = _sigmoid(score)
-        model_phi = np.concatenate(
-            [
-                self._chunk_values(x_masks[i : i + self.chunk], score[i : i + self.chunk])
-                for i in range(0, x.shape[0], self.chunk)
-            ]
-        )
+        model_phi = np.stack(
+            [self._one(x_masks[r], score[r], prob[r]) for r in range(x.shape[0])]
+        ).reshape(x.shape[0], -1)
         phi = np.zeros((x.shape[0], len(FEATURE_NAMES)))
         for i, feature in enumerate(MODEL_FEATURES):  # element-wise: no BLAS summation order
             for parent in feature.parents:
@@ -130,33 +150,27 @@ class TreeExplainer:
             raise ExplanationError("non-finite contribution")
         return phi, prob
 
-    def _chunk_values(self, x_masks: np.ndarray, score: np.ndarray) -> np.ndarray:
-        rows, n_bg = x_masks.shape[0], self.bg_masks.shape[0]
-        sx = x_masks[:, None, :]
-        sb = self.bg_masks[None, :, :]
-        # Leaves some hybrid reaches, minus those both rows reach (they contribute nothing).
-        useful = ((sx | sb) == self.full) & ((sx & sb) != self.full)
-        ci, bi, li = np.nonzero(useful)
-        sx_u = x_masks[ci, li]
-        sb_u = self.bg_masks[bi, li]
-        only_x = sx_u & ~sb_u
-        only_b = sb_u & ~sx_u
-        n_a = np.bitwise_count(only_x).astype(np.int64)
-        n_b = np.bitwise_count(only_b).astype(np.int64)
-        cell = n_a * self.width + n_b
-        diff = score[:, None] - self.bg_score[None, :]
+    def _one(self, x_mask: np.ndarray, score: float, prob: float) -> np.ndarray:
+        sx = x_mask[self.item_leaf]
+        sb = self.item_mask
+        # Items some hybrid reaches, minus those both rows reach (they contribute nothing).
+        useful = np.flatnonzero(((sx | sb) == self.full) & ((sx & sb) != self.full))
+        sx, sb = sx[useful], sb[useful]
+        only_x, only_b = sx & ~sb, sb & ~sx
+        cell = np.bitwise_count(only_x).astype(np.int64) * self.width + np.bitwise_count(only_b)
+        # Secant slope per background row: log-odds Shapley values → probability units.
+        diff = score - self.bg_score
         same = np.abs(diff) < 1e-12
-        p_x = _sigmoid(score)[:, None]
         secant = np.where(
-            same, p_x * (1 - p_x), (p_x - self.bg_prob[None, :]) / np.where(same, 1.0, diff)
+            same, prob * (1 - prob), (prob - self.bg_prob) / np.where(same, 1.0, diff)
         )
-        scale = self.leaves.value[li] * secant[ci, bi] / n_bg
-        gain, loss = scale * self.w_a[cell], scale * self.w_b[cell]
-        # Per-feature bincounts add each customer's terms in the same order whatever the batch,
-        # so a customer's explanation is bit-identical alone and inside any batch.
-        out = np.empty((rows, self.leaves.n_features))
-        for j in range(self.leaves.n_features):
-            out[:, j] = np.bincount(
-                ci, weights=gain * ((only_x >> j) & 1), minlength=rows
-            ) - np.bincount(ci, weights=loss * ((only_b >> j) & 1), minlength=rows)
-        return out
+        counts = self.item_count[useful]
+        ends = np.cumsum(counts)
+        members = np.repeat(self.item_start[useful] - (ends - counts), counts) + np.arange(ends[-1])
+        weight = np.add.reduceat(secant[self.member_row[members]], ends - counts)
+        scale = self.item_value[useful] * weight / self.n_background
+        size = 1 << self.leaves.n_features
+        totals = np.bincount(only_x, weights=scale * self.w_a[cell], minlength=size) - np.bincount(
+            only_b, weights=scale * self.w_b[cell], minlength=size
+        )
+        return totals @ self.bits
