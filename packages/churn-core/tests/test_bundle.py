@@ -97,3 +97,11 @@ def test_a_file_outside_the_bundle_is_refused(copy: Path):
     (copy / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="outside the bundle"):
         Predictor.from_bundle(copy)
+
+
+def test_a_bundle_built_with_other_model_features_is_refused(copy: Path):
+    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest["model_features"] = manifest["model_features"][:-1]
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match="other model features"):
+        Predictor.from_bundle(copy)

@@ -127,3 +127,9 @@ def test_properties_over_valid_customers(predictor: Predictor, bundle_dir, batch
             abs(p.base_value + sum(p.feature_contributions.values()) - p.churn_probability) <= 1e-6
         )
         assert predictor.predict([customer])[0].churn_probability == p.churn_probability
+
+
+def test_dict_of_a_prediction_is_its_model_dump(predictor: Predictor, customers):
+    [p] = predictor.predict(customers[:1], explain=True)
+    assert dict(p) == p.model_dump()
+    assert set(dict(p)) >= {"feature_contributions", "base_value"}

@@ -38,6 +38,8 @@ def test_valid_customer_passes_and_identifiers_are_ignored():
         ("Age", 17),
         ("Age", 101),
         ("Age", 40.5),
+        ("Age", 150.0),
+        ("Age", None),
         ("Tenure", 11),
         ("Balance", -0.01),
         ("Balance", float("nan")),
@@ -66,6 +68,22 @@ def test_every_bad_field_of_every_customer_is_listed():
     assert found == {(0, "Age"), (0, "Geography"), (2, "Tenure")}
 
 
+def test_whole_floats_are_the_same_integer():
+    # JSON has one number type; protobuf gateways (Vertex) send 650 as 650.0.
+    rows = validate_customers([{**GOOD, "Age": 45.0, "CreditScore": 650.0, "HasCrCard": 1.0}])
+    assert rows == [GOOD] and type(rows[0]["Age"]) is int
+
+
+def test_the_specific_reason_is_reported_once_per_field():
+    with pytest.raises(InvalidCustomerError) as err:
+        validate_customers([{**GOOD, "Age": 40.5, "Tenure": 11.0, "CreditScore": "650"}])
+    assert [(e.field, e.message) for e in err.value.errors] == [
+        ("CreditScore", "Input should be a valid integer"),
+        ("Age", "Value error, Input should be a whole number"),
+        ("Tenure", "Input should be less than or equal to 10"),
+    ]
+
+
 def test_integer_valued_balance_is_accepted_as_float():
     assert validate_customers([{**GOOD, "Balance": 0}])[0]["Balance"] == 0
 
@@ -76,3 +94,27 @@ def test_integer_valued_balance_is_accepted_as_float():
 )
 def test_risk_levels(p, level):
     assert risk_level(p) == level
+
+
+def test_csv_rows_are_typed_by_the_schema():
+    from churn_core.schema import customers_from_csv
+
+    line = "650,Germany,Female,45,3,120000.5,2,1,0,50000.0"
+    assert customers_from_csv(line + "\n\n" + line) == [GOOD, GOOD]
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("650,Germany,Female,45.5,3,120000.5,2,1,0,50000.0", "Age"),
+        ("650,Germany,Female,45,3,lots,2,1,0,50000.0", "Balance"),
+        ("650,,Female,45,3,1.0,2,1,0,50000.0", "Geography"),
+        ("650,Germany,Female,45,3", "(row)"),
+    ],
+)
+def test_csv_cells_of_the_wrong_type_are_named(line, field):
+    from churn_core.schema import customers_from_csv
+
+    with pytest.raises(InvalidCustomerError) as err:
+        customers_from_csv(line)
+    assert [e.field for e in err.value.errors] == [field]

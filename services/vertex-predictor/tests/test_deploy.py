@@ -10,11 +10,11 @@ from typing import Any
 
 import churn_core
 import pytest
+from churn_core.samples import SAMPLE_CUSTOMERS
 from cpr_process import RunningServer
 from fake_vertex_api import FakeVertexApi
 from google.cloud import storage
 from vertex_predictor import cli
-from vertex_predictor.samples import SAMPLE_CUSTOMERS
 
 PROJECT = "churn-test-project"
 REGION = "europe-west4"

@@ -11,10 +11,10 @@ import churn_core
 import pytest
 from churn_core import BundleError, InvalidCustomerError
 from churn_core.data import generate
+from churn_core.samples import SAMPLE_CUSTOMERS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from vertex_predictor.predictor import ChurnPredictor, InvalidRequestError
-from vertex_predictor.samples import SAMPLE_CUSTOMERS
 from vertex_predictor.storage import StorageError
 
 FEATURES = list(churn_core.FEATURE_NAMES)

@@ -9,6 +9,7 @@ false alarm on a drift-free batch stays near ``p_threshold``.
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import json
 from dataclasses import dataclass
@@ -20,7 +21,13 @@ import numpy as np
 
 from churn_core.bundle import REFERENCE_FILE, read_verified
 from churn_core.data import DataValidationError, file_format, iter_chunks, split_valid
-from churn_core.schema import FEATURE_NAMES, FEATURES, FeatureSpec
+from churn_core.schema import (
+    FEATURE_NAMES,
+    FEATURES,
+    FeatureSpec,
+    InvalidCustomerError,
+    customers_from_csv,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -125,7 +132,7 @@ def _decode_sagemaker(record: dict[str, Any]) -> list[dict[str, Any]]:
         data = base64.b64decode(data).decode("utf-8")
     when = record.get("eventMetadata", {}).get("inferenceTime")
     if "csv" in payload.get("observedContentType", "").lower():
-        rows = [dict(zip(FEATURE_NAMES, _csv_values(line), strict=False)) for line in _lines(data)]
+        rows = _csv_rows(data)
     else:
         body = json.loads(data)
         rows = body.get("instances", body) if isinstance(body, dict) else body
@@ -154,21 +161,13 @@ def _sagemaker_probabilities(output: dict[str, Any] | None) -> list[float] | Non
         return None
 
 
-def _lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
-
-
-def _csv_values(line: str) -> list[Any]:
-    import csv
-
-    values: list[Any] = []
-    for cell in next(csv.reader(io.StringIO(line))):
-        try:
-            number = float(cell)
-            values.append(int(number) if number.is_integer() and "." not in cell else number)
-        except ValueError:
-            values.append(cell)
-    return values
+def _csv_rows(text: str) -> list[dict[str, Any]]:
+    try:
+        return customers_from_csv(text)
+    except InvalidCustomerError:
+        # Keep the raw cells: the data-quality check counts the rows they make invalid.
+        rows = csv.reader(io.StringIO(text))
+        return [dict(zip(FEATURE_NAMES, row, strict=False)) for row in rows if row]
 
 
 def _read_jsonl_records(path: Path) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from churn_core.bundle import BACKGROUND_FILE, MODEL_FILE, BundleError, read_verified
-from churn_core.features import Columns, build_matrix, columns_from_records
+from churn_core.features import MODEL_FEATURE_NAMES, Columns, build_matrix, columns_from_records
 from churn_core.schema import FEATURE_NAMES, RiskLevel, risk_level, validate_customers
 
 # The booster is re-checked against the explainer's own tree walk at load; beyond this they
@@ -42,8 +42,9 @@ class Prediction:
             out["base_value"] = self.base_value
         return out
 
-    def dict(self) -> dict[str, Any]:
-        return self.model_dump()
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
+        """``dict(prediction)`` gives the same mapping as ``model_dump()``."""
+        return iter(self.model_dump().items())
 
 
 class Predictor:
@@ -66,6 +67,10 @@ class Predictor:
         import lightgbm as lgb
 
         root, manifest = read_verified(path)
+        if manifest.get("model_features") != list(MODEL_FEATURE_NAMES):
+            raise BundleError(
+                f"bundle {root} was trained on other model features than this churn-core builds"
+            )
         try:
             booster = lgb.Booster(model_str=(root / MODEL_FILE).read_text(encoding="utf-8"))
             background = validate_customers(

@@ -6,7 +6,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+)
 from typing_extensions import TypedDict
 
 
@@ -72,16 +82,30 @@ def _pydantic_type(spec: FeatureSpec) -> Any:
     field_kwargs: dict[str, Any] = {"description": spec.description}
     if spec.kind == "category":
         return Annotated[Literal[spec.categories], Field(**field_kwargs)]  # type: ignore[valid-type]
-    base: type = int if spec.kind == "int" else float
+    bounds: dict[str, Any] = {}
     if spec.categories is not None:  # 0/1 flags: a strict int, so True is not taken for 1
-        field_kwargs.update(ge=min(spec.categories), le=max(spec.categories))
+        bounds.update(ge=min(spec.categories), le=max(spec.categories))
     if spec.minimum is not None:
-        field_kwargs["ge"] = spec.minimum
+        bounds["ge"] = spec.minimum
     if spec.maximum is not None:
-        field_kwargs["le"] = spec.maximum
+        bounds["le"] = spec.maximum
     if spec.kind == "float":
-        field_kwargs["allow_inf_nan"] = False
-    return Annotated[base, Field(**field_kwargs)]
+        return Annotated[float, Field(**field_kwargs, **bounds, allow_inf_nan=False)]
+    # JSON has one number type: 40.0 is the integer 40 (so says JSON Schema, and protobuf-based
+    # gateways such as Vertex send every number as a double). 40.5, "40" and true are refused.
+    json_schema = {"type": "integer", "description": spec.description}
+    json_schema.update({"minimum": bounds["ge"], "maximum": bounds["le"]})
+    return Annotated[
+        Annotated[int, Strict(), Field(**bounds)]
+        | Annotated[float, Strict(), Field(**bounds), AfterValidator(_whole_number)],
+        WithJsonSchema(json_schema),
+    ]
+
+
+def _whole_number(value: float) -> int:
+    if not value.is_integer():
+        raise ValueError("Input should be a whole number")
+    return int(value)
 
 
 # Strict: "650" is not an int and True is not 1 — a bad value is named, never coerced.
@@ -120,15 +144,20 @@ class InvalidCustomerError(ValueError):
         super().__init__("; ".join(f"customer {e.index}: {e.field}: {e.message}" for e in errors))
 
 
-def _field_errors(exc: ValidationError, single: bool) -> list[FieldError]:
-    out = []
+_GENERIC = ("Input should be a valid integer", "Input should be a valid number")
+
+
+def _field_errors(exc: ValidationError) -> list[FieldError]:
+    """One error per customer field. An integer field is validated as int or whole float, so it
+    may report twice; the specific message wins over "should be a valid integer/number"."""
+    messages: dict[tuple[int, str], str] = {}
     for err in exc.errors(include_url=False, include_input=False):
         loc = list(err["loc"])
-        index = 0 if single else int(loc.pop(0)) if loc and isinstance(loc[0], int) else 0
-        # Literal errors carry the literal value as a trailing loc part on some versions.
-        field = str(loc[0]) if loc else "(customer)"
-        out.append(FieldError(index=index, field=field, message=err["msg"]))
-    return out
+        index = int(loc.pop(0)) if loc and isinstance(loc[0], int) else 0
+        key = (index, str(loc[0]) if loc else "(customer)")
+        if key not in messages or (messages[key] in _GENERIC and err["msg"] not in _GENERIC):
+            messages[key] = err["msg"]
+    return [FieldError(index, field, message) for (index, field), message in messages.items()]
 
 
 def validate_customers(customers: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -137,4 +166,47 @@ def validate_customers(customers: Iterable[Mapping[str, Any]]) -> list[dict[str,
     try:
         return _customers_adapter.validate_python(rows)
     except ValidationError as exc:
-        raise InvalidCustomerError(_field_errors(exc, single=False)) from None
+        raise InvalidCustomerError(_field_errors(exc)) from None
+
+
+def _typed_cell(spec: FeatureSpec, cell: str) -> Any:
+    if spec.kind == "category":
+        if not cell:
+            raise ValueError(cell)
+        return cell
+    if spec.kind == "int":
+        return int(cell)  # "650.0" and "" are refused, not rounded
+    return float(cell)
+
+
+def customers_from_csv(text: str) -> list[dict[str, Any]]:
+    """Customers from CSV rows in schema order without a header; cells typed by the schema.
+
+    A cell of the wrong type or a row of the wrong length raises InvalidCustomerError naming it;
+    values are then validated as any other customers are.
+    """
+    import csv
+    import io
+
+    customers: list[dict[str, Any]] = []
+    errors: list[FieldError] = []
+    rows = [row for row in csv.reader(io.StringIO(text)) if any(cell.strip() for cell in row)]
+    for index, row in enumerate(rows):
+        if len(row) != len(FEATURES):
+            message = (
+                f"expected {len(FEATURES)} columns ({','.join(FEATURE_NAMES)}), got {len(row)}"
+            )
+            errors.append(FieldError(index, "(row)", message))
+            continue
+        customer: dict[str, Any] = {}
+        for spec, cell in zip(FEATURES, row, strict=True):
+            try:
+                customer[spec.name] = _typed_cell(spec, cell.strip())
+            except ValueError:
+                errors.append(
+                    FieldError(index, spec.name, f"{cell.strip()!r} is not a {spec.kind}")
+                )
+        customers.append(customer)
+    if errors:
+        raise InvalidCustomerError(errors)
+    return customers

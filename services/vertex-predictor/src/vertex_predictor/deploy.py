@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from churn_core.samples import SAMPLE_CUSTOMERS
+
 from vertex_predictor import storage
-from vertex_predictor.samples import SAMPLE_CUSTOMERS
 from vertex_predictor.server import DEFAULT_HEALTH_ROUTE, DEFAULT_PORT, DEFAULT_PREDICT_ROUTE
 
 if TYPE_CHECKING:

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import churn_core
-from churn_core.schema import FEATURES, FieldError, InvalidCustomerError, validate_customers
+from churn_core.samples import SAMPLE_CUSTOMERS
+from churn_core.schema import FieldError, InvalidCustomerError, validate_customers
 from google.cloud.aiplatform.prediction.predictor import Predictor
 
-from vertex_predictor.samples import SAMPLE_CUSTOMERS
 from vertex_predictor.storage import local_bundle
 
 DEFAULT_MAX_INSTANCES = 1000
-_INTEGER_FEATURES = tuple(f.name for f in FEATURES if f.kind == "int")
 
 
 def max_instances() -> int:
@@ -34,23 +33,6 @@ class InvalidRequestError(ValueError):
 class PreparedRequest:
     instances: list[dict[str, Any]]
     explain: bool
-
-
-def _integers_back(instance: dict[str, Any]) -> dict[str, Any]:
-    """Undo Vertex's number encoding: 650 in an integer field arrives as 650.0.
-
-    Vertex carries instances as google.protobuf.Value, whose only number type is a double, so
-    the SDK and the gateway send every JSON number as a float. An integral float in an integer
-    field is exactly the integer the caller sent; anything else (650.5, "650", true) is left
-    as it is for churn-core's strict schema to reject.
-    """
-    fixed = None
-    for name in _INTEGER_FEATURES:
-        value = instance.get(name)
-        if type(value) is float and value.is_integer():
-            fixed = fixed if fixed is not None else dict(instance)
-            fixed[name] = int(value)
-    return fixed if fixed is not None else instance
 
 
 class ChurnPredictor(Predictor):
@@ -97,7 +79,7 @@ class ChurnPredictor(Predictor):
         explain = parameters.get("explain", False)
         if not isinstance(explain, bool):
             raise InvalidRequestError("parameters.explain", "must be true or false")
-        return PreparedRequest(validate_customers(map(_integers_back, instances)), explain)
+        return PreparedRequest(validate_customers(instances), explain)
 
     def predict(self, instances: PreparedRequest) -> list[churn_core.Prediction]:
         return self.model.predict(instances.instances, explain=instances.explain)

@@ -1,4 +1,4 @@
-"""Sample customers: the server warms up on the first, `vertex-predictor test` sends all."""
+"""Sample customers for warm-up, smoke tests and the deploy tools' `test` commands."""
 
 from __future__ import annotations
 

@@ -1,0 +1,227 @@
+"""SageMaker handler functions for the churn model (scikit-learn container, SAGEMAKER_PROGRAM).
+
+Runs on the AWS scikit-learn 1.4-2 image (Python 3.10), so: no 3.11-only syntax here.
+Only transport lives in this file: parsing bodies and rendering answers. Validation, features,
+the model and explanations are all churn_core's, the same code every other service calls.
+
+Client errors are raised as HandlerError subclasses carrying ``status_code`` (400/406/415), the
+convention of the SageMaker inference toolkit; ``sagemaker-handler serve`` answers with it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from churn_core import InvalidCustomerError, Predictor
+from churn_core.schema import FEATURES, customers_from_csv
+
+JSON = "application/json"
+JSON_LINES = "application/jsonlines"
+CSV = "text/csv"
+CONTENT_TYPES = (JSON, JSON_LINES, CSV)
+ACCEPTS = (JSON, JSON_LINES, CSV)
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+PREDICTION_COLUMNS = ("churn_probability", "churn_prediction", "risk_level", "model_version")
+
+
+class HandlerError(ValueError):
+    status_code = 400
+
+    def __init__(self, message: str, errors: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or []
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"error": self.message}
+        if self.errors:
+            out["errors"] = self.errors
+        return out
+
+
+class InvalidInput(HandlerError):
+    status_code = 400
+
+
+class UnsupportedContentType(HandlerError):
+    status_code = 415
+
+
+class UnsupportedAccept(HandlerError):
+    status_code = 406
+
+
+@dataclass
+class ChurnRequest:
+    customers: list[dict[str, Any]]
+    explain: bool = False
+
+
+@dataclass
+class ChurnResult:
+    predictions: list[dict[str, Any]] = field(default_factory=list)
+    model_version: str = ""
+
+
+def model_fn(model_dir: str) -> Predictor:
+    # Verifies the sha256 of every bundle file; a tampered bundle raises BundleError here.
+    return Predictor.from_bundle(model_dir)
+
+
+def input_fn(input_data: Any, content_type: str, context: Any = None) -> ChurnRequest:
+    media_type = _media_type(content_type) or JSON
+    if media_type not in CONTENT_TYPES:
+        raise UnsupportedContentType(
+            f"unsupported content type {content_type!r}; use one of {', '.join(CONTENT_TYPES)}"
+        )
+    text = _text(input_data)
+    if media_type == CSV:
+        request = ChurnRequest(_customers_from_csv(text))
+    elif media_type == JSON_LINES:
+        request = ChurnRequest([_json_object(line, i) for i, line in enumerate(_lines(text))])
+    else:
+        request = _request_from_json(text)
+    if not request.customers:
+        raise InvalidInput("the request holds no customers")
+    request.explain = request.explain or _explain_attribute(context)
+    return request
+
+
+def predict_fn(data: ChurnRequest, model: Predictor) -> ChurnResult:
+    try:
+        predictions = model.predict(data.customers, explain=data.explain)
+    except InvalidCustomerError as exc:
+        errors = [e.as_dict() for e in exc.errors]
+        raise InvalidInput(f"invalid customers: {exc}", errors) from None
+    return ChurnResult([p.model_dump() for p in predictions], model.model_version)
+
+
+def output_fn(prediction: ChurnResult, accept: str) -> tuple[str, str]:
+    media_type = _accepted(accept)
+    if media_type == CSV:
+        return _to_csv(prediction.predictions), CSV
+    if media_type == JSON_LINES:
+        return "".join(json.dumps(p) + "\n" for p in prediction.predictions), JSON_LINES
+    body = {"predictions": prediction.predictions, "model_version": prediction.model_version}
+    return json.dumps(body), JSON
+
+
+def _media_type(header: str | None) -> str:
+    return (header or "").split(";", 1)[0].strip().lower()
+
+
+def _accepted(accept: str | None) -> str:
+    """The first supported type of an Accept header; none or */* means JSON."""
+    offered = [_media_type(part) for part in (accept or "").split(",") if part.strip()]
+    if not offered:
+        return JSON
+    for media_type in offered:
+        if media_type in ACCEPTS:
+            return media_type
+        if media_type in ("*/*", "application/*"):
+            return JSON
+        if media_type == "text/*":
+            return CSV
+    raise UnsupportedAccept(f"unsupported accept {accept!r}; use one of {', '.join(ACCEPTS)}")
+
+
+def _text(input_data: Any) -> str:
+    # The container hands JSON and CSV over as str, other types (and charset=…) as bytes.
+    if isinstance(input_data, str):
+        return input_data
+    try:
+        return bytes(input_data).decode("utf-8")
+    except (UnicodeDecodeError, TypeError):
+        raise InvalidInput("the request body is not UTF-8 text") from None
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _json_object(text: str, index: int) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"line {index + 1} is not valid JSON: {exc.msg}") from None
+    if not isinstance(value, dict):
+        raise InvalidInput(f"line {index + 1}: each line must be one customer object")
+    return value
+
+
+def _request_from_json(text: str) -> ChurnRequest:
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the request body is not valid JSON: {exc.msg}") from None
+    explain = False
+    if isinstance(body, dict) and "instances" in body:
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise InvalidInput("parameters must be an object")
+        explain = parameters.get("explain", False)
+        if not isinstance(explain, bool):
+            raise InvalidInput("parameters.explain must be true or false")
+        body = body["instances"]
+    customers = body if isinstance(body, list) else [body]
+    for i, customer in enumerate(customers):
+        if not isinstance(customer, dict):
+            raise InvalidInput(f"instance {i} must be an object with the customer fields")
+    return ChurnRequest(customers, explain)
+
+
+def _customers_from_csv(text: str) -> list[dict[str, Any]]:
+    """Rows in schema order, no header; cells typed by the schema, never guessed."""
+    try:
+        return customers_from_csv(text)
+    except InvalidCustomerError as exc:
+        raise InvalidInput(f"invalid customers: {exc}", [e.as_dict() for e in exc.errors]) from None
+
+
+def _explain_attribute(context: Any) -> bool:
+    """explain=true in X-Amzn-SageMaker-Custom-Attributes.
+
+    The inference toolkit passes a ``context`` as the third argument of input_fn; the
+    scikit-learn image's single-model server (Flask under gunicorn) does not, so there the header
+    is read from the Flask request being served.
+    """
+    headers: Any = None
+    if context is not None:
+        try:
+            headers = context.request_processor[0].get_request_properties()
+        except (AttributeError, IndexError, TypeError):
+            headers = None
+    if headers is None:
+        try:
+            import flask
+
+            if flask.has_request_context():
+                headers = flask.request.headers
+        except ImportError:
+            headers = None
+    if not headers:
+        return False
+    value = ""
+    for key, item in headers.items():
+        if str(key).lower() == CUSTOM_ATTRIBUTES.lower():
+            value = str(item)
+    attributes = (part.strip().lower() for part in value.split(","))
+    return "explain=true" in attributes
+
+
+def _to_csv(predictions: list[dict[str, Any]]) -> str:
+    """No header. Columns: probability, prediction, risk level, model version, and with explain
+    the base value then one contribution per feature in schema order."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for p in predictions:
+        row = [p[column] for column in PREDICTION_COLUMNS]
+        if "feature_contributions" in p:
+            row.append(p["base_value"])
+            row.extend(p["feature_contributions"][spec.name] for spec in FEATURES)
+        writer.writerow(row)  # floats as repr: the shortest text that reads back exactly
+    return out.getvalue()

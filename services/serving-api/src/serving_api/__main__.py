@@ -1,0 +1,3 @@
+from serving_api.cli import main
+
+raise SystemExit(main())

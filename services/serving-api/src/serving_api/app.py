@@ -1,0 +1,141 @@
+"""The FastAPI application: wiring of settings, model, capture, metrics, middleware and routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+from churn_core.schema import Customer
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from serving_api import __version__, errors
+from serving_api.capture import CaptureWriter
+from serving_api.config import Settings
+from serving_api.fastpath import FastPredict
+from serving_api.metrics import Metrics
+from serving_api.middleware import RequestContextMiddleware
+from serving_api.model import ModelService
+from serving_api.routes import health, model, predict, v2
+from serving_api.security import api_key_dependency
+
+if TYPE_CHECKING:
+    from churn_core import Predictor
+
+logger = logging.getLogger(__name__)
+
+
+def default_loader(settings: Settings) -> Callable[[], Predictor]:
+    def load() -> Predictor:
+        from churn_core import Predictor
+
+        return Predictor.from_bundle(settings.model_dir)
+
+    return load
+
+
+def create_app(
+    settings: Settings | None = None,
+    predictor: Predictor | None = None,
+    loader: Callable[[], Predictor] | None = None,
+) -> FastAPI:
+    """Build the app. ``predictor`` (already loaded, e.g. by the CLI) is only warmed up;
+    otherwise ``loader`` (default: the bundle at ``settings.model_dir``) runs in the background."""
+    settings = settings or Settings()
+    metrics = Metrics()
+    capture = (
+        CaptureWriter(
+            settings.capture_dir,
+            metrics,
+            max_pending=settings.capture_queue_size,
+            max_file_bytes=settings.capture_max_file_bytes,
+            max_file_seconds=settings.capture_max_file_seconds,
+            fsync_seconds=settings.capture_fsync_seconds,
+        )
+        if settings.capture_enabled
+        else None
+    )
+    service = ModelService(
+        metrics,
+        capture,
+        loader=None if predictor is not None else loader or default_loader(settings),
+        predictor=predictor,
+        warmup_rounds=settings.warmup_rounds,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if capture is not None:
+            capture.start()
+        service.start()
+        try:
+            yield
+        finally:
+            if capture is not None:
+                capture.close()
+                logger.info(
+                    "capture closed",
+                    extra={"records_written": capture.written, "records_dropped": capture.dropped},
+                )
+
+    app = FastAPI(
+        title="churn serving-api",
+        version=__version__,
+        summary="Bank-customer churn predictions (custom FastAPI service, Kubernetes path).",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.service = service
+    app.state.capture = capture
+
+    key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+    guarded = [Depends(api_key_dependency(key))] if key else []
+    app.include_router(health.router)
+    app.include_router(model.router, dependencies=guarded)
+    app.include_router(predict.build_router(settings.batch_limit, guarded))
+    app.include_router(v2.build_router(settings.batch_limit, guarded))
+    errors.install(app)
+    app.add_middleware(
+        RequestContextMiddleware,
+        metrics=metrics,
+        access_log=settings.access_log,
+        fast=FastPredict(service, settings) if settings.fast_path else None,
+    )
+    app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
+    return app
+
+
+def openapi_schema(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's schema plus ``Customer`` from churn-core, which the hand-read bodies refer to."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+        )
+        # The bodies read by hand (the fast path) refer to these; FastAPI only collects the
+        # models that appear in signatures.
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        template = "#/components/schemas/{model}"
+        components["Customer"] = Customer.model_json_schema(ref_template=template)
+        infer = v2.InferRequest.model_json_schema(ref_template=template)
+        components.update(infer.pop("$defs", {}))
+        components["InferRequest"] = infer
+        app.openapi_schema = schema
+    return app.openapi_schema
+
+
+def create_app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` and for each worker when workers > 1."""
+    from serving_api.lean import keep_optional_libraries_out
+
+    keep_optional_libraries_out()
+    settings = Settings()
+    from serving_api.logging import configure
+
+    configure(settings.log_level)
+    return create_app(settings)

@@ -1,0 +1,209 @@
+"""Prediction capture: JSON-lines files under CAPTURE_DIR, written by one background thread.
+
+The request path only appends a reference to its customers and predictions to a bounded
+in-memory queue (no I/O, no serialisation); the writer thread formats, writes and rotates
+files, and ``close()`` drains the queue, flushes and fsyncs, so everything accepted is on disk
+when the process exits after SIGTERM. When the queue is full the records are dropped and
+counted (``serving_capture_dropped_total``) rather than slowing down or failing requests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+import orjson
+from churn_core.schema import FEATURE_NAMES
+
+from serving_api.metrics import Metrics
+
+logger = logging.getLogger(__name__)
+
+
+class CaptureBatch(NamedTuple):
+    timestamp: float
+    request_id: str | None
+    customers: Sequence[Mapping[str, Any]]
+    predictions: Sequence[Any]  # churn_core.Prediction
+
+
+def capture_record(
+    customer: Mapping[str, Any], prediction: Any, timestamp: float, request_id: str | None
+) -> dict[str, Any]:
+    return {
+        "timestamp": datetime.fromtimestamp(timestamp, UTC).isoformat(),
+        "request_id": request_id,
+        "model_version": prediction.model_version,
+        "features": {name: customer[name] for name in FEATURE_NAMES},
+        "churn_probability": prediction.churn_probability,
+        "churn_prediction": prediction.churn_prediction,
+        "risk_level": prediction.risk_level,
+    }
+
+
+class CaptureWriter:
+    def __init__(
+        self,
+        directory: Path,
+        metrics: Metrics | None = None,
+        max_pending: int = 200_000,
+        max_file_bytes: int = 64 * 1024 * 1024,
+        max_file_seconds: float = 3600.0,
+        fsync_seconds: float = 5.0,
+    ) -> None:
+        self.directory = Path(directory)
+        self.metrics = metrics
+        self.max_pending = max_pending
+        self.max_file_bytes = max_file_bytes
+        self.max_file_seconds = max_file_seconds
+        self.fsync_seconds = fsync_seconds
+        self._queue: deque[CaptureBatch] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pending = 0
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._file: IO[bytes] | None = None
+        self._file_opened = 0.0
+        self._file_bytes = 0
+        self._last_fsync = 0.0
+        self._sequence = 0
+        self.written = 0
+        self.dropped = 0
+
+    @property
+    def pending(self) -> int:
+        return self._pending
+
+    def start(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, batch: CaptureBatch) -> bool:
+        """Queue one request's records; False (and counted as dropped) when the queue is full."""
+        n = len(batch.predictions)
+        with self._lock:
+            if self._stopping or self._pending + n > self.max_pending:
+                self.dropped += n
+                accepted = False
+            else:
+                self._queue.append(batch)
+                self._pending += n
+                accepted = True
+        if not accepted:
+            if self.metrics is not None:
+                self.metrics.capture_dropped.inc(n)
+            return False
+        if not self._wake.is_set():
+            self._wake.set()
+        return True
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop accepting, write everything queued, flush, fsync and close the file."""
+        with self._lock:
+            self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                logger.error("capture writer did not finish within %.0f s", timeout)
+        else:
+            self._drain()
+            self._close_file()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()
+            stopping = self._stopping
+            try:
+                self._drain()
+                if self._file is not None:
+                    self._file.flush()  # visible to readers such as `churn-core drift`
+                    now = time.monotonic()
+                    if now - self._last_fsync >= self.fsync_seconds:
+                        os.fsync(self._file.fileno())
+                        self._last_fsync = now
+                    if now - self._file_opened >= self.max_file_seconds:
+                        self._close_file()
+            except Exception:
+                logger.exception("capture writer failed; records in this batch are lost")
+            if stopping:
+                self._close_file()
+                return
+
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    if self.metrics is not None:
+                        self.metrics.capture_queue_depth.set(0)
+                    return
+                batches = list(self._queue)
+                self._queue.clear()
+            written = 0
+            try:
+                lines = []
+                for batch in batches:
+                    for customer, prediction in zip(
+                        batch.customers, batch.predictions, strict=True
+                    ):
+                        record = capture_record(
+                            customer, prediction, batch.timestamp, batch.request_id
+                        )
+                        lines.append(orjson.dumps(record))
+                    written += len(batch.predictions)
+                self._write_lines(lines)
+            except Exception:
+                lost = sum(len(b.predictions) for b in batches)
+                self.dropped += lost
+                if self.metrics is not None:
+                    self.metrics.capture_dropped.inc(lost)
+                logger.exception("could not write %d capture records", lost)
+                written = 0
+            finally:
+                with self._lock:
+                    self._pending -= sum(len(b.predictions) for b in batches)
+                    pending = self._pending
+            self.written += written
+            if self.metrics is not None:
+                self.metrics.capture_written.inc(written)
+                self.metrics.capture_queue_depth.set(pending)
+
+    def _write_lines(self, lines: list[bytes]) -> None:
+        if not lines:
+            return
+        data = b"\n".join(lines) + b"\n"
+        if self._file is None or self._file_bytes >= self.max_file_bytes:
+            self._open_file()
+        assert self._file is not None
+        self._file.write(data)
+        self._file_bytes += len(data)
+
+    def _open_file(self) -> None:
+        self._close_file()
+        self._sequence += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        path = self.directory / f"capture-{stamp}-{os.getpid()}-{self._sequence:04d}.jsonl"
+        self._file = path.open("ab", buffering=1024 * 1024)
+        self._file_opened = time.monotonic()
+        self._file_bytes = 0
+        self._last_fsync = self._file_opened
+
+    def _close_file(self) -> None:
+        if self._file is None:
+            return
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        finally:
+            self._file.close()
+            self._file = None

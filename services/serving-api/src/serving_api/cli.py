@@ -1,0 +1,145 @@
+"""``serving-api``: check (or first train) the model bundle, then serve it with uvicorn.
+
+Exit codes: 0 after a clean shutdown, 2 for a bad model directory or bad settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from serving_api.config import DEFAULT_MODEL_DIR, Settings
+
+
+def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(
+        prog="serving-api",
+        description="Serve the churn model over HTTP (settings also from SERVING_* variables).",
+    )
+    parser.add_argument("--model-dir", type=Path, help="model bundle (default artifacts/model)")
+    parser.add_argument("--host", help="bind address (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8000)")
+    parser.add_argument("--workers", type=int, help="worker processes (default 1: one per pod)")
+    parser.add_argument("--batch-limit", type=int, help="most customers per batch (default 1000)")
+    parser.add_argument("--capture-dir", type=Path, help="capture directory (artifacts/capture)")
+    parser.add_argument(
+        "--no-capture", dest="capture_enabled", action="store_const", const=False, default=None
+    )
+    parser.add_argument("--log-level", choices=["critical", "error", "warning", "info", "debug"])
+    parser.add_argument(
+        "--access-log", dest="access_log", action="store_const", const=True, default=None
+    )
+    return {k: v for k, v in vars(parser.parse_args(argv)).items() if v is not None}
+
+
+def fail(message: str) -> int:
+    print(f"serving-api: {' '.join(message.split())}", file=sys.stderr)
+    return 2
+
+
+def train_default_model(model_dir: Path) -> int:
+    """Train into a temporary sibling directory, then rename: a crash leaves no half bundle."""
+    print(f"serving-api: no model bundle at {model_dir}; training the default model", flush=True)
+    model_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}-", dir=model_dir.parent))
+    try:
+        # A child process (churn-core's own `train` command, with its progress display):
+        # scikit-learn, pandas and the training code never enter the serving process.
+        code = subprocess.call(
+            [sys.executable, "-m", "churn_core.cli", "train", "--out", str(staging)]
+        )
+        if code != 0:
+            return code
+        if model_dir.exists():  # an empty directory, or one without a manifest
+            shutil.rmtree(model_dir)
+        staging.rename(model_dir)
+        return 0
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _export(settings: Settings) -> None:
+    """Hand the resolved settings to worker processes through the environment."""
+    for name, value in settings.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, Path):
+            value = str(value.resolve())
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        os.environ[f"SERVING_{name.upper()}"] = str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        settings = Settings(**parse_args(argv))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+
+    from serving_api.lean import keep_optional_libraries_out
+
+    keep_optional_libraries_out()
+    from serving_api.logging import configure, log_config
+
+    configure(settings.log_level)
+
+    model_dir = settings.model_dir
+    chosen = "model_dir" in settings.model_fields_set
+    if not chosen and model_dir == DEFAULT_MODEL_DIR and not (model_dir / "manifest.json").exists():
+        code = train_default_model(model_dir)
+        if code != 0:
+            return fail(f"training the default model failed (exit code {code})")
+
+    from churn_core import BundleError, Predictor
+
+    try:
+        predictor = Predictor.from_bundle(model_dir)
+    except BundleError as exc:
+        return fail(str(exc))
+    except Exception as exc:  # an unreadable directory is a bad --model-dir too
+        return fail(f"cannot load model bundle {model_dir}: {type(exc).__name__}: {exc}")
+
+    import uvicorn
+
+    common: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": log_config(settings.log_level),
+        "access_log": False,
+        "server_header": False,
+        "timeout_graceful_shutdown": 30,
+    }
+    if settings.workers == 1:
+        from serving_api.app import create_app
+
+        app = create_app(settings, predictor=predictor)
+        uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()
+        return 0
+
+    # Several workers: each loads the bundle; metrics go through prometheus multiprocess files.
+    del predictor
+    metrics_dir = tempfile.mkdtemp(prefix="serving-api-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    _export(settings)
+    try:
+        uvicorn.run(
+            "serving_api.app:create_app_from_env",
+            factory=True,
+            workers=settings.workers,
+            **common,
+        )
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0

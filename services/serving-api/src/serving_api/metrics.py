@@ -1,0 +1,132 @@
+"""Prometheus metrics. One process per pod uses a private registry; with several workers the
+``PROMETHEUS_MULTIPROC_DIR`` environment variable switches prometheus-client to its
+multiprocess mode (set by the CLI before anything imports prometheus_client) and /metrics
+aggregates the files of every worker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# The *_created series double the exposition for no use in dashboards or alerts.
+disable_created_metrics()
+
+LATENCY_BUCKETS = (
+    0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
+)  # fmt: skip
+EXPLAIN_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
+PROBABILITY_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "serving_requests_total",
+            "HTTP requests by route template, method and status code.",
+            ["route", "method", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "serving_request_duration_seconds",
+            "HTTP request latency by route template.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "serving_predictions_total", "Predictions by risk level.", ["risk_level"], registry=r
+        )
+        self.probability = Histogram(
+            "serving_churn_probability",
+            "Predicted churn probability.",
+            buckets=PROBABILITY_BUCKETS,
+            registry=r,
+        )
+        self.explain_latency = Histogram(
+            "serving_explain_duration_seconds",
+            "Time to predict and explain one request's customers.",
+            buckets=EXPLAIN_BUCKETS,
+            registry=r,
+        )
+        self.model_info = Gauge(
+            "serving_model_info",
+            "The served model (value 1), labelled by model version.",
+            ["model_version"],
+            multiprocess_mode="livemax",
+            registry=r,
+        )
+        self.model_ready = Gauge(
+            "serving_model_ready",
+            "1 once the model is loaded and warmed.",
+            multiprocess_mode="livemin",
+            registry=r,
+        )
+        self.capture_queue_depth = Gauge(
+            "serving_capture_queue_depth",
+            "Prediction records waiting for the capture writer.",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.capture_written = Counter(
+            "serving_capture_records_total", "Prediction records written to capture.", registry=r
+        )
+        self.capture_dropped = Counter(
+            "serving_capture_dropped_total",
+            "Prediction records dropped because the capture queue was full or failed.",
+            registry=r,
+        )
+        # Children resolved once: labels() takes a lock and a dict lookup on every call.
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._risk_children = {
+            level: self.predictions.labels(level) for level in ("LOW", "MEDIUM", "HIGH")
+        }
+
+    def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def observe_predictions(
+        self, probabilities: Sequence[float], risk_levels: Sequence[str]
+    ) -> None:
+        for probability, level in zip(probabilities, risk_levels, strict=True):
+            self._risk_children[level].inc()
+            self.probability.observe(probability)
+
+    def set_model(self, model_version: str) -> None:
+        self.model_info.clear()
+        self.model_info.labels(model_version).set(1)
+
+    def render(self) -> tuple[bytes, str]:
+        directory = multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=directory)
+        return generate_latest(registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,163 @@
+"""POST /predict and /predict/batch.
+
+The body is read with orjson and handed to churn-core's Predictor, which validates it
+strictly with its own TypeAdapter: FastAPI's per-request body model would validate the same
+rules a second time and cost more than the prediction. The request schema is still published
+in OpenAPI, generated from churn_core.schema.Customer (see app.openapi_schema).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+import orjson
+from churn_core import InvalidCustomerError, Prediction
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.params import Depends
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from serving_api.body import read_json
+from serving_api.errors import ApiError, ErrorResponse, invalid_customers, unprocessable
+from serving_api.model import ModelService
+
+CUSTOMER_REF = {"$ref": "#/components/schemas/Customer"}
+# Beyond this many rows (or with explanations) the work runs in a worker thread so the
+# event loop keeps answering health checks during long requests.
+INLINE_ROWS = 32
+
+EXPLAIN = Query(
+    False,
+    description="Add per-feature contributions and base_value (probability units, additive).",
+)
+
+
+class PredictionResponse(BaseModel):
+    """The documented shape of churn_core.Prediction.model_dump() (a dataclass in churn-core)."""
+
+    churn_probability: float = Field(ge=0, le=1)
+    churn_prediction: Literal[0, 1]
+    risk_level: Literal["LOW", "MEDIUM", "HIGH"]
+    model_version: str
+    feature_contributions: dict[str, float] | None = Field(
+        None, description="Only with ?explain=true: one entry per feature, probability units."
+    )
+    base_value: float | None = Field(
+        None, description="Only with ?explain=true: base_value + Σ contributions = probability."
+    )
+
+
+class BatchResponse(BaseModel):
+    predictions: list[PredictionResponse]
+    model_version: str
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    descriptions = {
+        400: "Malformed JSON",
+        401: "Missing or invalid API key",
+        413: "Body or batch too large",
+        503: "Model not ready",
+    }
+    return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}
+
+
+def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def ready_service(request: Request) -> ModelService:
+    service: ModelService = request.app.state.service
+    if not service.ready:
+        raise ApiError(503, "model is not ready", {"Retry-After": "1"})
+    return service
+
+
+async def run_predictions(
+    service: ModelService, customers: Sequence[Mapping[str, Any]], explain: bool
+) -> list[Prediction]:
+    if explain or len(customers) > INLINE_ROWS:
+        return await run_in_threadpool(service.predict, customers, explain)
+    return service.predict(customers, explain)
+
+
+def json_bytes_response(content: bytes) -> Response:
+    return Response(content, media_type="application/json")
+
+
+async def predict_one(service: ModelService, customer: Any, explain: bool) -> bytes:
+    """The body of POST /predict (parsed JSON) → the response body; ApiError for a bad body."""
+    if not isinstance(customer, dict):
+        raise unprocessable(["body"], "the body must be one customer as a JSON object")
+    try:
+        predictions = await run_predictions(service, (customer,), explain)
+    except InvalidCustomerError as exc:
+        raise invalid_customers(exc, ["body"], indexed=False) from None
+    return orjson.dumps(predictions[0].model_dump(exclude_none=True))
+
+
+async def predict_many(service: ModelService, body: Any, explain: bool, batch_limit: int) -> bytes:
+    """The body of POST /predict/batch (parsed JSON) → the response body."""
+    if not isinstance(body, dict):
+        raise unprocessable(["body"], 'the body must be a JSON object {"instances": [...]}')
+    instances = body.get("instances")
+    if not isinstance(instances, list):
+        raise unprocessable(["body", "instances"], "instances must be a list of customers")
+    if not instances:
+        raise unprocessable(["body", "instances"], "instances must hold at least 1 customer")
+    if len(instances) > batch_limit:
+        raise ApiError(413, f"{len(instances)} instances; the limit is {batch_limit}")
+    try:
+        predictions = await run_predictions(service, instances, explain)
+    except InvalidCustomerError as exc:
+        raise invalid_customers(exc, ["body", "instances"], indexed=True) from None
+    payload = {
+        "predictions": [p.model_dump(exclude_none=True) for p in predictions],
+        "model_version": service.predictor.model_version,  # type: ignore[union-attr]
+    }
+    return orjson.dumps(payload)
+
+
+def build_router(batch_limit: int, dependencies: Sequence[Depends]) -> APIRouter:
+    router = APIRouter(tags=["predict"], dependencies=list(dependencies))
+    statuses = (400, 401, 413, 503) if dependencies else (400, 413, 503)
+    batch_schema = {
+        "type": "object",
+        "required": ["instances"],
+        "properties": {
+            "instances": {
+                "type": "array",
+                "items": CUSTOMER_REF,
+                "minItems": 1,
+                "maxItems": batch_limit,
+            }
+        },
+    }
+
+    @router.post(
+        "/predict",
+        response_model=PredictionResponse,
+        responses=_errors(*statuses),
+        openapi_extra=_request_body(CUSTOMER_REF),
+        summary="Predict churn for one customer",
+    )
+    async def predict(request: Request, explain: bool = EXPLAIN) -> Response:
+        service = ready_service(request)
+        body = await read_json(request, request.app.state.settings.max_body_bytes)
+        return json_bytes_response(await predict_one(service, body, explain))
+
+    @router.post(
+        "/predict/batch",
+        response_model=BatchResponse,
+        responses=_errors(*statuses),
+        openapi_extra=_request_body(batch_schema),
+        summary=f"Predict churn for 1 to {batch_limit} customers",
+    )
+    async def predict_batch(request: Request, explain: bool = EXPLAIN) -> Response:
+        service = ready_service(request)
+        body = await read_json(request, request.app.state.settings.max_body_bytes)
+        return json_bytes_response(await predict_many(service, body, explain, batch_limit))
+
+    return router

@@ -1,0 +1,40 @@
+"""The CLI's first-start training step (training itself is churn-core's and tested there)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from serving_api import cli
+
+
+def test_trains_into_a_staging_dir_then_renames(
+    tmp_path: Path, bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "artifacts" / "model"
+    commands = []
+
+    def fake_train(command: list[str]) -> int:
+        commands.append(command)
+        staging = Path(command[command.index("--out") + 1])
+        assert staging.parent == target.parent and staging != target
+        shutil.copytree(bundle_dir, staging, dirs_exist_ok=True)
+        return 0
+
+    monkeypatch.setattr(subprocess, "call", fake_train)
+    assert cli.train_default_model(target) == 0
+    assert (target / "manifest.json").is_file()
+    assert commands[0][1:4] == ["-m", "churn_core.cli", "train"]
+    assert [p.name for p in target.parent.iterdir()] == ["model"]
+
+
+def test_failed_training_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "artifacts" / "model"
+    monkeypatch.setattr(subprocess, "call", lambda command: 3)
+    assert cli.train_default_model(target) == 3
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
