@@ -197,3 +197,15 @@ def test_html_report_is_written_with_evidently(bundle_dir: Path, tmp_path):
     main(["drift", "--reference", str(bundle_dir), "--current", str(current), "--html", str(html)])
     text = html.read_text()
     assert html.stat().st_size > 10_000 and "Age" in text
+
+
+def test_an_unreachable_pushgateway_exits_3_not_1(bundle_dir: Path, tmp_path):
+    import socket
+
+    with socket.socket() as probe:  # a loopback port with nothing listening
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    same = tmp_path / "same.csv"
+    write_frame(generate(1_000, seed=8), same)
+    args = ["drift", "--reference", str(bundle_dir), "--current", str(same)]
+    assert main([*args, "--pushgateway", f"http://127.0.0.1:{port}"]) == 3

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_PUSH_FAILED = 0, 1, 2, 3
 DEFAULT_MODEL_DIR = "artifacts/model"
 
 
@@ -189,7 +189,11 @@ def _drift(args: argparse.Namespace) -> int:
     if args.html:
         drift.write_html(reference, current, args.html)
     if args.pushgateway:
-        drift.push_metrics(report, args.pushgateway)
+        try:
+            drift.push_metrics(report, args.pushgateway)
+        except OSError as exc:  # a job scheduler must tell "could not report" from "drift"
+            _console().print(f"[red]could not push to {args.pushgateway}: {exc}")
+            return EXIT_PUSH_FAILED
     flagged = ", ".join(report["drifted_features"]) or "none"
     _console().print(
         f"drift: {'YES' if report['drift'] else 'no'} · {report['current']['rows']} rows · "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from collections import deque
@@ -192,7 +193,9 @@ class CaptureWriter:
         self._close_file()
         self._sequence += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        path = self.directory / f"capture-{stamp}-{os.getpid()}-{self._sequence:04d}.jsonl"
+        # Host (the pod name) and pid keep names unique on a volume shared by many pods.
+        writer = f"{socket.gethostname()}-{os.getpid()}"
+        path = self.directory / f"capture-{stamp}-{writer}-{self._sequence:04d}.jsonl"
         self._file = path.open("ab", buffering=1024 * 1024)
         self._file_opened = time.monotonic()
         self._file_bytes = 0
