@@ -39,6 +39,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+sys.path.insert(0, str(Path(__file__).parent))
+from baseline import seed_pipeline
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
 
@@ -79,38 +82,12 @@ def baseline_app(rows: int):
     import pandas as pd
     import shap
     from churn_core.data import generate
-    from churn_core.schema import CATEGORICAL, FEATURE_NAMES, LABEL
+    from churn_core.schema import FEATURE_NAMES
     from fastapi import FastAPI
-    from sklearn.compose import ColumnTransformer
-    from sklearn.ensemble import (
-        GradientBoostingClassifier,
-        RandomForestClassifier,
-        StackingClassifier,
-    )
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    model = seed_pipeline(rows, seed=SEED)
+    preprocess, stack = model.named_steps["preprocess"], model.named_steps["model"]
     data = generate(rows, seed=SEED)
-    categorical = list(CATEGORICAL)
-    numeric = [n for n in FEATURE_NAMES if n not in CATEGORICAL]
-    preprocess = ColumnTransformer(
-        [
-            ("cat", OneHotEncoder(handle_unknown="ignore"), categorical),
-            ("num", StandardScaler(), numeric),
-        ]
-    )
-    stack = StackingClassifier(
-        estimators=[
-            ("rf", RandomForestClassifier(n_estimators=100, max_depth=10, random_state=SEED)),
-            ("gb", GradientBoostingClassifier(n_estimators=100, random_state=SEED)),
-            ("lr", LogisticRegression(max_iter=1000)),
-        ],
-        final_estimator=LogisticRegression(max_iter=1000),
-        cv=5,
-    )
-    model = Pipeline([("preprocess", preprocess), ("model", stack)])
-    model.fit(data[list(FEATURE_NAMES)], data[LABEL])
     background = shap.kmeans(preprocess.transform(data[list(FEATURE_NAMES)].head(500)), 10)
     explainer = shap.KernelExplainer(lambda m: stack.predict_proba(m)[:, 1], background)
 
