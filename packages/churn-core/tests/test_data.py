@@ -1,11 +1,7 @@
-from pathlib import Path
-
 import pandas as pd
 import pytest
 from churn_core.data import DataValidationError, generate, load, write_frame
 from churn_core.schema import FEATURE_NAMES, LABEL
-
-REAL_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "Churn_Modelling.csv"
 
 
 def test_generator_is_deterministic_under_seed():
@@ -70,8 +66,7 @@ def test_missing_column_is_reported(tmp_path):
         load(path)
 
 
-@pytest.mark.skipif(not REAL_DATA.exists(), reason="real Churn_Modelling.csv not present")
-def test_real_kaggle_file_loads():
-    frame = load(REAL_DATA)
+def test_real_kaggle_file_loads(real_data):
+    frame = load(real_data)
     assert len(frame) == 10_000
     assert "RowNumber" not in frame.columns
