@@ -13,8 +13,6 @@ SEED = 42
 
 
 def seed_pipeline(rows: int = 10_000, seed: int = SEED) -> Any:
-    from churn_core.data import generate
-    from churn_core.schema import CATEGORICAL, FEATURE_NAMES, LABEL
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import (
         GradientBoostingClassifier,
@@ -24,6 +22,9 @@ def seed_pipeline(rows: int = 10_000, seed: int = SEED) -> Any:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from churn_core.data import generate
+    from churn_core.schema import CATEGORICAL, FEATURE_NAMES, LABEL
 
     data = generate(rows, seed=seed)
     categorical = list(CATEGORICAL)

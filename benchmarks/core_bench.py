@@ -57,6 +57,7 @@ def main() -> None:
 
     import pandas as pd
     import shap
+
     from churn_core import Predictor
     from churn_core.data import generate, write_frame
     from churn_core.features import build_matrix, columns_from_records

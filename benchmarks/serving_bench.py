@@ -81,9 +81,10 @@ def baseline_app(rows: int):
     import numpy as np
     import pandas as pd
     import shap
+    from fastapi import FastAPI
+
     from churn_core.data import generate
     from churn_core.schema import FEATURE_NAMES
-    from fastapi import FastAPI
 
     model = seed_pipeline(rows, seed=SEED)
     preprocess, stack = model.named_steps["preprocess"], model.named_steps["model"]

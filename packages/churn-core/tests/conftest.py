@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from churn_core import Predictor
 from churn_core.data import generate
 from churn_core.schema import FEATURE_NAMES

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from churn_core import BundleError, Predictor
 from churn_core.bundle import MANIFEST, MODEL_FILE, sha256_file
 

@@ -1,5 +1,6 @@
 import pandas as pd
 import pytest
+
 from churn_core.data import DataValidationError, generate, load, write_frame
 from churn_core.schema import FEATURE_NAMES, LABEL
 

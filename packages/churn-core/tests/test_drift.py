@@ -4,11 +4,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import ks_2samp
+
 from churn_core import drift
 from churn_core.cli import main
 from churn_core.data import generate, write_frame
 from churn_core.schema import FEATURE_NAMES
-from scipy.stats import ks_2samp
 
 
 def _features(frame):

@@ -1,4 +1,7 @@
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from churn_core.features import (
     MODEL_FEATURE_NAMES,
     MODEL_FEATURES,
@@ -7,8 +10,6 @@ from churn_core.features import (
 )
 from churn_core.schema import FEATURE_NAMES
 from churn_core.testing import customers_strategy
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 @settings(max_examples=60, deadline=None)

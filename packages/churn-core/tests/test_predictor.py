@@ -1,14 +1,15 @@
 import lightgbm as lgb
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from churn_core import InvalidCustomerError, Prediction, Predictor
 from churn_core.bundle import MODEL_FILE
 from churn_core.data import columns_of, generate
 from churn_core.features import build_matrix, columns_from_records
 from churn_core.schema import FEATURE_NAMES, risk_level
 from churn_core.testing import customers_strategy
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 
 def test_round_trip_predictions_have_the_contract_fields(predictor: Predictor, customers):

@@ -1,4 +1,5 @@
 import pytest
+
 from churn_core.schema import (
     FEATURE_NAMES,
     Customer,

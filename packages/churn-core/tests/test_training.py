@@ -2,6 +2,7 @@ import json
 import time
 
 import pytest
+
 from churn_core.cli import main
 
 

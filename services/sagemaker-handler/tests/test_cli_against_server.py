@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+
 from churn_core.samples import SAMPLE_CUSTOMERS
 from sagemaker_handler import cli
 from sagemaker_handler.deploy import AwsOps, invoke

@@ -17,6 +17,7 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
+
 from sagemaker_handler import cli
 from sagemaker_handler.deploy import AwsOps, BatchSettings, EndpointSettings, batch, deploy
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from botocore.stub import ANY, Stubber
+
 from sagemaker_handler.deploy import (
     AwsOps,
     DeployError,

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from sagemaker_handler.packaging import extract_tarball
 from sagemaker_handler.server import RequestContext, import_inference
 

@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from churn_core import BundleError
 from sagemaker_handler.packaging import inference_source, package_model, read_runtime
 

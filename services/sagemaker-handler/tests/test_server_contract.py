@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sagemaker_handler.server import HandlerState, make_server
 from smh_helpers import RunningServer, free_port, start_serve, wait_ready
+
+from sagemaker_handler.server import HandlerState, make_server
 
 FEATURES = (
     "CreditScore", "Geography", "Gender", "Age", "Tenure", "Balance",

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sagemaker_handler.packaging import TARGET_RUNTIME, extract_tarball
 
 PYTHON_310 = Path(

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from churn_core import Predictor
 from fastapi.testclient import TestClient
+
+from churn_core import Predictor
 from serving_api.app import create_app
 from serving_api.config import Settings
 

@@ -7,8 +7,9 @@ import logging
 import threading
 
 import pytest
-from churn_core import Predictor
 from fastapi.testclient import TestClient
+
+from churn_core import Predictor
 from serving_api.app import create_app
 from serving_api.config import Settings
 

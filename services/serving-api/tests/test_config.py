@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
+
 from serving_api.config import DEFAULT_CAPTURE_DIR, Settings
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from serving_api.fastpath import parse_explain
 
 from .conftest import CUSTOMER

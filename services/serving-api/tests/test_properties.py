@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from churn_core.schema import RISK_THRESHOLDS
-from churn_core.testing import customers_strategy
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from churn_core.schema import RISK_THRESHOLDS
+from churn_core.testing import customers_strategy
 
 COMMON = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

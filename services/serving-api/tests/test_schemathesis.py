@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import schemathesis
-from churn_core import Predictor
 from hypothesis import HealthCheck, settings
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from churn_core import Predictor
 from serving_api.app import create_app
 from serving_api.config import Settings
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from churn_core import Predictor
 from fastapi.testclient import TestClient
+
+from churn_core import Predictor
 from serving_api.routes.v2 import DECLARED_TYPE
 
 from .conftest import CUSTOMER

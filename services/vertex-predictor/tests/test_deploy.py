@@ -8,12 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import churn_core
 import pytest
-from churn_core.samples import SAMPLE_CUSTOMERS
 from cpr_process import RunningServer
 from fake_vertex_api import FakeVertexApi
 from google.cloud import storage
+
+import churn_core
+from churn_core.samples import SAMPLE_CUSTOMERS
 from vertex_predictor import cli
 
 PROJECT = "churn-test-project"

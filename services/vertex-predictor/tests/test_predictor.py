@@ -7,13 +7,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import churn_core
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import churn_core
 from churn_core import BundleError, InvalidCustomerError
 from churn_core.data import generate
 from churn_core.samples import SAMPLE_CUSTOMERS
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from vertex_predictor.predictor import ChurnPredictor, InvalidRequestError
 from vertex_predictor.storage import StorageError
 

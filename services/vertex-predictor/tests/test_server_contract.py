@@ -8,10 +8,11 @@ import statistics
 import time
 from pathlib import Path
 
-import churn_core
 import pytest
-from churn_core.samples import SAMPLE_CUSTOMERS
 from cpr_process import RunningServer, ServerExited, start_server
+
+import churn_core
+from churn_core.samples import SAMPLE_CUSTOMERS
 from vertex_predictor.server import server_environment
 
 pytestmark = pytest.mark.slow

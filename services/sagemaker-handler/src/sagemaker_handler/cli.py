@@ -150,7 +150,6 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _run_aws(args: argparse.Namespace) -> int:
     from churn_core.samples import SAMPLE_CUSTOMERS
-
     from sagemaker_handler import deploy as aws
 
     ops = aws.AwsOps(region=args.region, endpoint_url=args.endpoint_url, dry_run=args.dry_run)

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from churn_core.schema import Customer
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from churn_core.schema import Customer
 from serving_api import __version__, errors
 from serving_api.capture import CaptureWriter
 from serving_api.config import Settings

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 import orjson
-from churn_core.schema import FEATURE_NAMES
 
+from churn_core.schema import FEATURE_NAMES
 from serving_api.metrics import Metrics
 
 logger = logging.getLogger(__name__)

@@ -6,11 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from churn_core import InvalidCustomerError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel
+
+from churn_core import InvalidCustomerError
 
 
 class ErrorResponse(BaseModel):

@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from churn_core.schema import FEATURES
 
+from churn_core.schema import FEATURES
 from serving_api.capture import CaptureBatch, CaptureWriter
 from serving_api.logging import request_id_var
 from serving_api.metrics import Metrics

@@ -155,9 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.project:
         parser.error("--project is required (or set GOOGLE_CLOUD_PROJECT)")
-    from churn_core import BundleError
     from google.api_core.exceptions import GoogleAPICallError
 
+    from churn_core import BundleError
     from vertex_predictor.deploy import DeployError
     from vertex_predictor.storage import StorageError
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from churn_core.samples import SAMPLE_CUSTOMERS
-
 from vertex_predictor import storage
 from vertex_predictor.server import DEFAULT_HEALTH_ROUTE, DEFAULT_PORT, DEFAULT_PREDICT_ROUTE
 
@@ -135,8 +134,9 @@ def upload_model(
     env: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Verify the bundle, copy it to ``gcs_prefix/<model_version>`` and register a Model."""
-    import churn_core
     from google.cloud import aiplatform
+
+    import churn_core
 
     bundle = churn_core.Predictor.from_bundle(model_dir)  # refuses a tampered bundle
     artifact_uri = f"{gcs_prefix.rstrip('/')}/{bundle.model_version}"

@@ -11,13 +11,13 @@ import json
 import logging
 from typing import Any
 
-from churn_core import InvalidCustomerError
 from fastapi import HTTPException, Request, Response
 from google.cloud.aiplatform.prediction import handler_utils
 from google.cloud.aiplatform.prediction.handler import PredictionHandler
 from google.cloud.aiplatform.prediction.predictor import Predictor
 from google.cloud.aiplatform.prediction.serializer import APPLICATION_JSON, DefaultSerializer
 
+from churn_core import InvalidCustomerError
 from vertex_predictor.predictor import ChurnPredictor, InvalidRequestError
 
 logger = logging.getLogger(__name__)

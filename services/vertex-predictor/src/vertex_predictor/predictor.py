@@ -6,11 +6,11 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from google.cloud.aiplatform.prediction.predictor import Predictor
+
 import churn_core
 from churn_core.samples import SAMPLE_CUSTOMERS
 from churn_core.schema import FieldError, InvalidCustomerError, validate_customers
-from google.cloud.aiplatform.prediction.predictor import Predictor
-
 from vertex_predictor.storage import local_bundle
 
 DEFAULT_MAX_INSTANCES = 1000

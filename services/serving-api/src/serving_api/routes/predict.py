@@ -12,13 +12,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 import orjson
-from churn_core import InvalidCustomerError, Prediction
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from churn_core import InvalidCustomerError, Prediction
 from serving_api.body import read_json
 from serving_api.errors import ApiError, ErrorResponse, invalid_customers, unprocessable
 from serving_api.model import ModelService

@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from churn_core import InvalidCustomerError
-from churn_core.schema import FEATURES
 from fastapi import APIRouter, Request
 from fastapi.params import Depends
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from churn_core import InvalidCustomerError
+from churn_core.schema import FEATURES
 from serving_api import __version__
 from serving_api.body import read_json
 from serving_api.errors import ApiError, ErrorResponse, field_error, json_response
