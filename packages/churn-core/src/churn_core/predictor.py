@@ -83,8 +83,8 @@ class Predictor:
         return cls(booster, manifest, background)
 
     def predict_proba_matrix(self, matrix: np.ndarray) -> np.ndarray:
-        # One thread: for a handful of rows LightGBM's thread pool costs more than it saves.
-        threads = 1 if matrix.shape[0] < 2_000 else 0
+        # One thread for a few rows: there LightGBM's thread pool costs more than it saves.
+        threads = 1 if matrix.shape[0] < 256 else 0
         return self.booster.predict(matrix, num_threads=threads)
 
     def predict_proba(self, columns: Columns) -> np.ndarray:
