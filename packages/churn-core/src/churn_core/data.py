@@ -99,7 +99,9 @@ def frame_schema(label: bool = False):  # -> pandera.DataFrameSchema
             checks.append(pa.Check.ge(spec.minimum))
         if spec.maximum is not None:
             checks.append(pa.Check.le(spec.maximum))
-        dtype = {"int": "int64", "float": "float64", "category": "str"}[spec.kind]
+        # Categories need no dtype check: isin() already admits only the listed strings, and a
+        # per-element str check costs ~0.4 s per million rows.
+        dtype = {"int": "int64", "float": "float64", "category": None}[spec.kind]
         # ints stay strict (3.5 years of tenure is an error); float columns may arrive as ints.
         columns[spec.name] = pa.Column(dtype, checks, nullable=False, coerce=spec.kind == "float")
     if label:
