@@ -344,7 +344,8 @@ def test_dry_run_prints_calls_and_makes_none(tarball: Path, capsys, monkeypatch)
                  "sagemaker.create_endpoint"):  # fmt: skip
         assert f"[dry-run] {call}(" in out
     assert "bytes>" in out  # the body is summarised, not dumped
-    for argv in (["delete"], ["autoscale"], ["test"]):
+    batch = ["batch", "--input", f"s3://{BUCKET}/in/", "--output", f"s3://{BUCKET}/out/"]
+    for argv in (["delete"], ["autoscale"], ["test"], ["status"], batch):
         code, out = run([*argv, "--dry-run"], capsys)
         assert code == 0
         assert "[dry-run]" in out

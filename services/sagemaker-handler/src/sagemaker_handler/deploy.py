@@ -264,6 +264,9 @@ def wait_for_endpoint(ops: AwsOps, endpoint_name: str, timeout_s: float, poll_s:
 
 
 def status(ops: AwsOps, endpoint_name: str) -> dict[str, Any]:
+    if ops.dry_run:
+        ops.call("sagemaker", "describe_endpoint", EndpointName=endpoint_name)  # printed only
+        return {}
     described = _endpoint(ops, endpoint_name)
     if described is None:
         raise DeployError(f"endpoint {endpoint_name} does not exist")
@@ -539,6 +542,8 @@ def monitor(
 
 
 def model_of_endpoint(ops: AwsOps, endpoint_name: str) -> str:
+    if ops.dry_run:
+        return f"<model behind {endpoint_name}>"
     described = _endpoint(ops, endpoint_name)
     if described is None:
         raise DeployError(f"endpoint {endpoint_name} does not exist; pass --model-name")
