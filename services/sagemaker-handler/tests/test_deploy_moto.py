@@ -344,7 +344,8 @@ def test_dry_run_prints_calls_and_makes_none(tarball: Path, capsys, monkeypatch)
                  "sagemaker.create_endpoint"):  # fmt: skip
         assert f"[dry-run] {call}(" in out
     assert "bytes>" in out  # the body is summarised, not dumped
-    batch = ["batch", "--input", f"s3://{BUCKET}/in/", "--output", f"s3://{BUCKET}/out/"]
+    batch = ["batch", "--input", f"s3://{BUCKET}/in/", "--output", f"s3://{BUCKET}/out/",
+             "--role-arn", "arn:aws:iam::123456789012:role/churn", "--bucket", BUCKET]  # fmt: skip
     for argv in (["delete"], ["autoscale"], ["test"], ["status"], batch):
         code, out = run([*argv, "--dry-run"], capsys)
         assert code == 0
