@@ -1,0 +1,182 @@
+"""Cold start and one-customer latency of the three serving paths, side by side, on loopback.
+
+    uv run --all-packages python benchmarks/paths_bench.py [--model-dir DIR] [--starts 3]
+                                                            [--requests 300] [--via-uv]
+
+For serving-api, the SageMaker container server (`sagemaker-handler serve` on the packaged
+model.tar.gz) and the Vertex CPR server (`vertex-predictor serve`), one at a time:
+1. cold start: process start → first 200 from the readiness route (/readyz, /ping, /health),
+   the median of --starts fresh processes;
+2. latency: --requests sequential one-customer requests over one keep-alive connection, after
+   a warm-up, each path in its own one-customer form; p50 and p95.
+Prints a markdown table and the machine. Without --model-dir a quick bundle is trained first.
+`--via-uv` starts each server through `uv run --package <service>` (adds uv's start-up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from churn_core.samples import SAMPLE_CUSTOMERS
+
+BIN = Path(sys.executable).parent
+WARMUP = 30
+
+
+@dataclass
+class Server:
+    name: str
+    ready: str
+    route: str
+
+    def argv(self, model_dir: Path, tarball: Path, port: int, via_uv: bool) -> list[str]:
+        serve = {
+            "serving-api": ["--model-dir", str(model_dir), "--no-capture"],
+            "sagemaker-handler": ["serve", "--model", str(tarball)],
+            "vertex-predictor": ["serve", "--model-dir", str(model_dir)],
+        }[self.name]
+        command = [str(BIN / self.name)]
+        if via_uv:
+            command = ["uv", "run", "--frozen", "--package", self.name, self.name]
+        return [*command, *serve, "--host", "127.0.0.1", "--port", str(port)]
+
+    def body(self, customer: dict[str, Any]) -> Any:
+        return {"instances": [customer]} if self.name == "vertex-predictor" else customer
+
+
+SERVERS = [
+    Server("serving-api", "/readyz", "/predict"),
+    Server("sagemaker-handler", "/ping", "/invocations"),
+    Server("vertex-predictor", "/health", "/predict"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(server: Server, argv: list[str], port: int) -> tuple[subprocess.Popen, float]:
+    """Start the server; return it and the seconds until its readiness route said 200."""
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}{server.ready}"
+    while time.perf_counter() - started < 180:
+        if process.poll() is not None:
+            raise SystemExit(f"{server.name} exited with {process.returncode}: {' '.join(argv)}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return process, time.perf_counter() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.01)
+    process.kill()
+    raise SystemExit(f"{server.name} was not ready within 180 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def latencies_ms(server: Server, port: int, requests: int) -> list[float]:
+    body = server.body(dict(SAMPLE_CUSTOMERS[0]))
+    url = f"http://127.0.0.1:{port}{server.route}"
+    samples = []
+    with httpx.Client(timeout=10) as client:
+        for i in range(WARMUP + requests):
+            began = time.perf_counter()
+            response = client.post(url, json=body)
+            elapsed = time.perf_counter() - began
+            if response.status_code != 200:
+                raise SystemExit(f"{server.name}: {response.status_code} {response.text}")
+            if i >= WARMUP:
+                samples.append(elapsed * 1000)
+    return samples
+
+
+def percentile(samples: list[float], q: float) -> float:
+    return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model-dir", type=Path, help="a bundle (default: train a quick one)")
+    parser.add_argument("--starts", type=int, default=3, help="cold starts per path (median)")
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per path")
+    parser.add_argument("--via-uv", action="store_true", help="start through `uv run --package`")
+    args = parser.parse_args()
+
+    from sagemaker_handler.packaging import package_model
+
+    with tempfile.TemporaryDirectory(prefix="paths-bench-") as scratch:
+        model_dir = args.model_dir
+        if model_dir is None:
+            from churn_core.training import train
+
+            print("training a quick bundle …", file=sys.stderr, flush=True)
+            model_dir = train(Path(scratch) / "model", quick=True, rows=3000)
+        tarball = Path(scratch) / "model.tar.gz"
+        package_model(model_dir, tarball)
+
+        rows = []
+        for server in SERVERS:
+            starts = []
+            for attempt in range(args.starts):
+                port = free_port()
+                argv = server.argv(model_dir, tarball, port, args.via_uv)
+                process, seconds = start(server, argv, port)
+                starts.append(seconds)
+                if attempt < args.starts - 1:
+                    stop(process)
+            try:  # the last process stays up for the latency run
+                samples = latencies_ms(server, port, args.requests)
+            finally:
+                stop(process)
+            rows.append((server, statistics.median(starts), samples))
+            print(f"{server.name} done", file=sys.stderr, flush=True)
+
+    launcher = "`uv run --package …`" if args.via_uv else "the console script"
+    print(f"\nmachine: {machine()}; python {platform.python_version()}; started by {launcher}")
+    print(f"cold start: median of {args.starts}; latency: {args.requests} sequential requests\n")
+    print("| path | server | cold start → ready | p50, one customer | p95 |")
+    print("|---|---|---:|---:|---:|")
+    for server, cold, samples in rows:
+        print(
+            f"| {server.name} | `{server.route}` ready on `{server.ready}` | {cold:.2f} s "
+            f"| {statistics.median(samples):.2f} ms | {percentile(samples, 95):.2f} ms |"
+        )
+
+
+if __name__ == "__main__":
+    main()

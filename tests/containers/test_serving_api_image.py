@@ -1,0 +1,76 @@
+"""The serving-api image with a mounted bundle and a mounted capture volume."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .support import IMAGE_UID, assert_lean_non_root, running, stop_with_sigterm
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture
+def capture_dir(tmp_path: Path) -> Path:
+    """A host directory the container's uid may write to (the volume a pod would mount)."""
+    path = tmp_path / "capture"
+    path.mkdir()
+    if os.geteuid() == 0:
+        os.chown(path, IMAGE_UID, IMAGE_UID)
+    else:
+        path.chmod(0o777)
+    return path
+
+
+def test_serves_explains_refuses_and_flushes_captures_on_sigterm(
+    image, bundle_dir: Path, capture_dir: Path, customers: list[dict[str, Any]], predictor
+) -> None:
+    volumes = [(bundle_dir, "/models/churn", "ro"), (capture_dir, "/data/capture", "rw")]
+    with running(image("serving-api"), 8000, "/readyz", volumes) as service:
+        api = httpx.Client(base_url=service.url, timeout=30)
+        assert api.get("/healthz").status_code == 200
+        assert api.get("/v1/model").json()["model_version"] == predictor.model_version
+
+        one = api.post("/predict", json=customers[0])
+        assert one.status_code == 200, one.text
+        expected = predictor.predict([customers[0]])[0]
+        assert one.json()["churn_probability"] == pytest.approx(
+            expected.churn_probability, abs=1e-9
+        )
+        assert one.json()["risk_level"] == expected.risk_level
+
+        explained = api.post("/predict", params={"explain": "true"}, json=customers[1]).json()
+        contributions = explained["feature_contributions"]
+        assert len(contributions) == 10
+        total = explained["base_value"] + sum(contributions.values())
+        assert total == pytest.approx(explained["churn_probability"], abs=1e-6)
+
+        batch = api.post("/predict/batch", json={"instances": customers})
+        assert batch.status_code == 200, batch.text
+        assert len(batch.json()["predictions"]) == len(customers)
+
+        bad = api.post("/predict", json={**customers[0], "Age": 150})
+        assert bad.status_code == 422
+        assert "Age" in bad.text
+        assert "Traceback" not in bad.text
+
+        assert_lean_non_root(service)
+        assert stop_with_sigterm(service) == 0, service.logs()[-3000:]
+
+    # Everything accepted is on the volume after SIGTERM: 1 + 1 + len(customers) predictions.
+    records = [
+        json.loads(line)
+        for path in sorted(capture_dir.glob("*.jsonl"))
+        for line in path.read_text().splitlines()
+        if line.strip()
+    ]
+    assert len(records) == 2 + len(customers)
+    assert {r["model_version"] for r in records} == {predictor.model_version}
+    assert all(r["request_id"] for r in records)
+    captured = {json.dumps(r["features"], sort_keys=True) for r in records}
+    assert json.dumps(customers[0], sort_keys=True) in captured
