@@ -19,7 +19,6 @@ import argparse
 import os
 import platform
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 
 from churn_core.samples import SAMPLE_CUSTOMERS
+from churn_core.testing import free_port
 
 BIN = Path(sys.executable).parent
 WARMUP = 30
@@ -63,12 +63,6 @@ SERVERS = [
     Server("sagemaker-handler", "/ping", "/invocations"),
     Server("vertex-predictor", "/health", "/predict"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start(server: Server, argv: list[str], port: int) -> tuple[subprocess.Popen, float]:

@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,8 @@ from pydantic import BaseModel
 
 sys.path.insert(0, str(Path(__file__).parent))
 from baseline import seed_pipeline
+
+from churn_core.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
@@ -127,12 +128,6 @@ def run_baseline_server(port: int, rows: int) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get_status(url: str) -> int:

@@ -43,7 +43,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -56,6 +55,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 from unittest import mock
+
+from churn_core.testing import free_port as _free_port
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = (
@@ -413,12 +414,6 @@ runpy.run_path(script, run_name="__main__")
 print("DOCS-CHECK-NOT-PARSED")
 sys.exit(3)
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

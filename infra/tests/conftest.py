@@ -7,7 +7,6 @@ import functools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+
+from churn_core.testing import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
@@ -82,12 +83,6 @@ def find(docs: tuple[dict[str, Any], ...], kind: str, name: str | None = None) -
     ]
     assert len(matches) == 1, f"expected one {kind} {name or ''}, found {len(matches)}"
     return matches[0]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float, what: str) -> None:

@@ -9,7 +9,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,12 +16,7 @@ import time
 from pathlib import Path
 
 from churn_core.samples import SAMPLE_CUSTOMERS
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from churn_core.testing import free_port
 
 
 def ping_ok(port: int) -> bool:

@@ -11,7 +11,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from smh_helpers import RunningServer, free_port, start_serve, wait_ready
+from smh_helpers import RunningServer, start_serve, wait_ready
+
+from churn_core.testing import free_port
 
 
 @pytest.fixture(scope="session")

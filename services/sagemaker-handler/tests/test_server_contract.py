@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from smh_helpers import RunningServer, free_port, start_serve, wait_ready
+from smh_helpers import RunningServer, start_serve, wait_ready
 
+from churn_core.testing import free_port
 from sagemaker_handler.server import HandlerState, make_server
 
 FEATURES = (

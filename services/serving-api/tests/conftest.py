@@ -4,7 +4,6 @@ import atexit
 import functools
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from churn_core import Predictor
+from churn_core.testing import free_port
 from serving_api.app import create_app
 from serving_api.config import Settings
 
@@ -90,12 +90,6 @@ def make_client(predictor: Predictor, tmp_path: Path):
     yield make
     for test_client in clients:
         test_client.__exit__(None, None, None)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Server:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,13 +12,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from cpr_process import RunningServer, start_server
 from fake_vertex_api import FakeVertexApi
 
+from churn_core.testing import free_port
+
 MODEL_BUCKET = "churn-models"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -24,3 +24,12 @@ def customers_strategy() -> Any:
     from hypothesis import strategies as st
 
     return st.fixed_dictionaries({spec.name: _field(spec) for spec in FEATURES})
+
+
+def free_port() -> int:
+    """A free TCP port on loopback, for starting a real server in a test or benchmark."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
