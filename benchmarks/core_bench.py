@@ -121,18 +121,14 @@ def main() -> None:
         capture_output=True,
     )
     score_s = time.perf_counter() - t0
-    frame = pd.read_csv(data, nrows=100_000)
+    frame = pd.read_csv(data, nrows=100_000)[list(FEATURE_NAMES)]
     t0 = time.perf_counter()
-    pipeline.predict_proba(frame[list(FEATURE_NAMES)])
-    base_score_s = (time.perf_counter() - t0) * args.rows_file / len(frame)
-    rows.append(
-        (
-            f"score {args.rows_file:,}-row CSV (s)",
-            base_score_s * 1000,
-            score_s * 1000,
-            "pipeline.predict_proba, in-memory, extrapolated from 100k rows",
-        )
-    )
+    pipeline.predict_proba(frame)
+    theirs = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    predictor.predict_proba({name: frame[name].to_numpy() for name in FEATURE_NAMES})
+    ours = (time.perf_counter() - t0) * 1000
+    rows.append(("score 100,000 rows in memory", theirs, ours, "pipeline.predict_proba(frame)"))
     t0 = time.perf_counter()
     drift = subprocess.run(
         [
