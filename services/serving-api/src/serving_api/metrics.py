@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import get_args
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -17,6 +18,8 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+
+from churn_core.schema import RiskLevel
 
 # The *_created series double the exposition for no use in dashboards or alerts.
 disable_created_metrics()
@@ -95,7 +98,7 @@ class Metrics:
         # Children resolved once: labels() takes a lock and a dict lookup on every call.
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         self._risk_children = {
-            level: self.predictions.labels(level) for level in ("LOW", "MEDIUM", "HIGH")
+            level: self.predictions.labels(level) for level in get_args(RiskLevel)
         }
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:

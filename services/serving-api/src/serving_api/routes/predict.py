@@ -9,14 +9,14 @@ in OpenAPI, generated from churn_core.schema.Customer (see app.openapi_schema).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.params import Depends
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from churn_core import InvalidCustomerError, Prediction
 from serving_api.body import read_json
@@ -34,19 +34,8 @@ EXPLAIN = Query(
 )
 
 
-class PredictionResponse(BaseModel):
-    """The documented shape of churn_core.Prediction.model_dump() (a dataclass in churn-core)."""
-
-    churn_probability: float = Field(ge=0, le=1)
-    churn_prediction: Literal[0, 1]
-    risk_level: Literal["LOW", "MEDIUM", "HIGH"]
-    model_version: str
-    feature_contributions: dict[str, float] | None = Field(
-        None, description="Only with ?explain=true: one entry per feature, probability units."
-    )
-    base_value: float | None = Field(
-        None, description="Only with ?explain=true: base_value + Σ contributions = probability."
-    )
+# churn-core's Prediction dataclass carries its own field documentation: one schema, not two.
+PredictionResponse = Prediction
 
 
 class BatchResponse(BaseModel):
