@@ -19,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from churn_core.samples import SAMPLE_CUSTOMERS
 from churn_core.testing import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,18 +29,7 @@ MONITORING = INFRA / "monitoring"
 OVERLAYS = ("gke", "eks")
 BIN = Path(sys.executable).parent  # the uv environment's scripts: kubectl, churn-core, ...
 
-CUSTOMER = {
-    "CreditScore": 650,
-    "Geography": "Germany",
-    "Gender": "Female",
-    "Age": 47,
-    "Tenure": 3,
-    "Balance": 120000.5,
-    "NumOfProducts": 1,
-    "HasCrCard": 1,
-    "IsActiveMember": 0,
-    "EstimatedSalary": 50000.0,
-}
+CUSTOMER = SAMPLE_CUSTOMERS[1]
 
 
 def tool(name: str) -> str | None:
