@@ -63,6 +63,8 @@ DOCS = (
     REPO / "docs" / "decisions" / "017-custom-vs-managed-ml-platforms.md",
     REPO / "docs" / "MANAGED_ML_GUIDE.md",
     REPO / "docs" / "MULTI_CLOUD_COMPARISON.md",
+    REPO / "docs" / "serving-api.md",
+    REPO / "docs" / "vertex-predictor.md",
 )
 # Linked into each work directory so repository-relative paths in commands resolve.
 LINKED = ("infra", "services", "packages", "benchmarks", "docs")

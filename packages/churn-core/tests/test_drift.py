@@ -210,3 +210,14 @@ def test_an_unreachable_pushgateway_exits_3_not_1(bundle_dir: Path, tmp_path):
     write_frame(generate(1_000, seed=8), same)
     args = ["drift", "--reference", str(bundle_dir), "--current", str(same)]
     assert main([*args, "--pushgateway", f"http://127.0.0.1:{port}"]) == 3
+
+
+def test_too_few_rows_are_an_error_not_drift(bundle_dir: Path, tmp_path):
+    reference = _features(generate(2_000, seed=1))
+    with pytest.raises(drift.DataValidationError, match="too few to judge drift"):
+        drift.compare(reference, _features(generate(99, seed=2)))
+    few = tmp_path / "few.csv"
+    write_frame(generate(20, seed=3), few)
+    args = ["drift", "--reference", str(bundle_dir), "--current", str(few)]
+    assert main(args) == 2
+    assert main([*args, "--min-rows", "10"]) in (0, 1)

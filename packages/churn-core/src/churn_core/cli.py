@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     dr.add_argument("--until", help="ISO time: only captures before it")
     dr.add_argument("--psi-threshold", type=float, default=0.2)
     dr.add_argument("--p-threshold", type=float, default=0.01)
+    dr.add_argument("--min-rows", type=int, default=100, help="fewer valid current rows: exit 2")
     dr.add_argument("--pushgateway", help="push the drift gauges to this Pushgateway URL")
     return parser
 
@@ -177,7 +178,9 @@ def _drift(args: argparse.Namespace) -> int:
     until = datetime.fromisoformat(args.until) if args.until else None
     reference = drift.read_reference(args.reference)
     current = drift.read_current(args.current, since=since, until=until)
-    thresholds = drift.Thresholds(psi=args.psi_threshold, p_value=args.p_threshold)
+    thresholds = drift.Thresholds(
+        psi=args.psi_threshold, p_value=args.p_threshold, min_rows=args.min_rows
+    )
     report = drift.compare(
         reference, current, thresholds, sources=(str(args.reference), str(args.current))
     )

@@ -43,6 +43,9 @@ class Thresholds:
     psi: float = 0.2
     p_value: float = 0.01
     invalid_share: float = 0.01
+    # Below this many valid rows PSI and the tests say nothing: a handful of captured requests
+    # would flag every feature. Too few rows is an error to report, not drift.
+    min_rows: int = 100
 
 
 def is_discrete(spec: FeatureSpec) -> bool:
@@ -256,8 +259,12 @@ def compare(
             f"{sources[1]}: no rows to check",
         )
     cur_valid, failures = split_valid(current)
-    if cur_valid.empty:
-        raise DataValidationError(failures, f"{sources[1]}: no valid rows")
+    if len(cur_valid) < thresholds.min_rows:
+        raise DataValidationError(
+            failures,
+            f"{sources[1]}: {len(cur_valid)} valid rows, too few to judge drift "
+            f"(at least {thresholds.min_rows}, --min-rows)",
+        )
     features = feature_drift(ref_valid, cur_valid)
     corrected = thresholds.p_value / len(features)
     for result in features.values():
