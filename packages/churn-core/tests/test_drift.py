@@ -221,3 +221,19 @@ def test_too_few_rows_are_an_error_not_drift(bundle_dir: Path, tmp_path):
     args = ["drift", "--reference", str(bundle_dir), "--current", str(few)]
     assert main(args) == 2
     assert main([*args, "--min-rows", "10"]) in (0, 1)
+
+
+def test_files_last_written_before_since_are_not_read(tmp_path):
+    import os
+    from datetime import datetime
+
+    frame = _features(generate(20, seed=3))
+    old, new = tmp_path / "capture-old.jsonl", tmp_path / "capture-new.jsonl"
+    old.write_text("\n".join(_capture_lines(frame[:10], "2026-11-19T10:00:00+00:00")) + "\n")
+    new.write_text("\n".join(_capture_lines(frame[10:], "2026-11-21T10:00:00+00:00")) + "\n")
+    stamp = datetime.fromisoformat("2026-11-19T12:00:00+00:00").timestamp()
+    os.utime(old, (stamp, stamp))
+    old.write_bytes(b"{not json")  # would fail to parse if it were read
+    os.utime(old, (stamp, stamp))
+    since = datetime.fromisoformat("2026-11-21T00:00:00+00:00")
+    assert len(drift.read_current(tmp_path, since=since)) == 10
