@@ -131,9 +131,6 @@ class TreeExplainer:
         self.item_value = self.leaves.value[self.item_leaf]
         self.member_row = row_of[order]
 
-    def raw_score(self, x: np.ndarray) -> np.ndarray:
-        return self.leaves.raw_score(self.leaves.masks(x))
-
     def shap_values(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(contributions over raw features (rows x 10), probabilities) for a model matrix."""
         x_masks = self.leaves.masks(x)
