@@ -4,6 +4,7 @@ look inside it."""
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,6 +17,16 @@ import pytest
 
 # The images run as this uid (USER 10001:10001 in every Dockerfile).
 IMAGE_UID = 10001
+
+
+def writable_dir(path: Path) -> Path:
+    """Create a host directory the image's uid may write to (the volume a pod would mount)."""
+    path.mkdir()
+    if os.geteuid() == 0:
+        os.chown(path, IMAGE_UID, IMAGE_UID)
+    else:
+        path.chmod(0o777)
+    return path
 
 
 @dataclass

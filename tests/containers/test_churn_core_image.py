@@ -3,25 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from .support import IMAGE_UID
+from .support import IMAGE_UID, writable_dir
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    path = tmp_path / "data"
-    path.mkdir()
-    if os.geteuid() == 0:
-        os.chown(path, IMAGE_UID, IMAGE_UID)
-    else:
-        path.chmod(0o777)
-    return path
+    return writable_dir(tmp_path / "data")
 
 
 def test_entrypoint_is_churn_core(docker_client, image) -> None:

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from .support import IMAGE_UID, assert_lean_non_root, running, stop_with_sigterm
+from .support import assert_lean_non_root, running, stop_with_sigterm, writable_dir
 
 pytestmark = pytest.mark.docker
 
 
 @pytest.fixture
 def capture_dir(tmp_path: Path) -> Path:
-    """A host directory the container's uid may write to (the volume a pod would mount)."""
-    path = tmp_path / "capture"
-    path.mkdir()
-    if os.geteuid() == 0:
-        os.chown(path, IMAGE_UID, IMAGE_UID)
-    else:
-        path.chmod(0o777)
-    return path
+    return writable_dir(tmp_path / "capture")
 
 
 def test_serves_explains_refuses_and_flushes_captures_on_sigterm(
