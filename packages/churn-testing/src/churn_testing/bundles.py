@@ -1,0 +1,31 @@
+"""One small model bundle per test process, trained on the synthetic generator."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+ROWS = 3000
+SEED = 7
+
+
+@functools.cache
+def quick_bundle(rows: int = ROWS, seed: int = SEED) -> Path:
+    """A quick bundle trained once per process (per ``rows``/``seed``) into a temporary
+    directory removed at exit; ``CHURN_TEST_BUNDLE`` names an existing bundle to use instead.
+
+    A plain function as well as the ``bundle_dir`` fixture: a test module may need the bundle at
+    collection time (schemathesis builds its schema from the app).
+    """
+    given = os.environ.get("CHURN_TEST_BUNDLE")
+    if given:
+        return Path(given)
+    from churn_core.training import train
+
+    root = Path(tempfile.mkdtemp(prefix="churn-test-bundle-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return train(root / "model", quick=True, rows=rows, seed=seed)
