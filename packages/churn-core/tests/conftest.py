@@ -5,20 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from churn_core import Predictor
 from churn_core.data import generate
 from churn_core.schema import FEATURE_NAMES
-from churn_core.training import train
-
-
-@pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return train(tmp_path_factory.mktemp("bundle") / "model", rows=5_000, seed=7, quick=True)
-
-
-@pytest.fixture(scope="session")
-def predictor(bundle_dir: Path) -> Predictor:
-    return Predictor.from_bundle(bundle_dir)
 
 
 @pytest.fixture(scope="session")

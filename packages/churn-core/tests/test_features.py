@@ -9,7 +9,7 @@ from churn_core.features import (
     columns_from_records,
 )
 from churn_core.schema import FEATURE_NAMES
-from churn_core.testing import customers_strategy
+from churn_testing.strategies import customers_strategy
 
 
 @settings(max_examples=60, deadline=None)

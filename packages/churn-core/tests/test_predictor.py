@@ -9,7 +9,7 @@ from churn_core.bundle import MODEL_FILE
 from churn_core.data import columns_of, generate
 from churn_core.features import build_matrix, columns_from_records
 from churn_core.schema import FEATURE_NAMES, risk_level
-from churn_core.testing import customers_strategy
+from churn_testing.strategies import customers_strategy
 
 
 def test_round_trip_predictions_have_the_contract_fields(predictor: Predictor, customers):
@@ -134,3 +134,15 @@ def test_dict_of_a_prediction_is_its_model_dump(predictor: Predictor, customers)
     [p] = predictor.predict(customers[:1], explain=True)
     assert dict(p) == p.model_dump()
     assert set(dict(p)) >= {"feature_contributions", "base_value"}
+
+
+def test_a_dataframe_and_any_iterable_of_mappings_are_customers(predictor: Predictor, customers):
+    frame = generate(20, seed=5)  # with the Exited label: extra columns are ignored
+    expected = predictor.predict(frame[list(FEATURE_NAMES)].to_dict(orient="records"))
+    assert predictor.predict(frame) == expected
+    assert predictor.predict(row for row in customers[:3]) == predictor.predict(customers[:3])
+
+
+def test_one_customer_without_a_list_is_refused_with_a_clear_reason(predictor, customers):
+    with pytest.raises(TypeError, match="not one customer"):
+        predictor.predict(customers[0])

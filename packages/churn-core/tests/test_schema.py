@@ -104,6 +104,16 @@ def test_csv_rows_are_typed_by_the_schema():
     assert customers_from_csv(line + "\n\n" + line) == [GOOD, GOOD]
 
 
+def test_customers_written_as_csv_read_back_the_same():
+    from churn_core.schema import FEATURE_NAMES, customers_from_csv, customers_to_csv
+
+    extra = {**GOOD, "CustomerId": 15634602, "Balance": 0.1 + 0.2}  # not a feature; a long float
+    text = customers_to_csv([extra, GOOD])
+    assert text.count("\n") == 2 and "15634602" not in text
+    assert customers_from_csv(text) == [{**GOOD, "Balance": 0.1 + 0.2}, GOOD]
+    assert customers_to_csv([GOOD], header=True).splitlines()[0].split(",") == list(FEATURE_NAMES)
+
+
 @pytest.mark.parametrize(
     ("line", "field"),
     [

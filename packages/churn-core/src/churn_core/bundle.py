@@ -24,6 +24,9 @@ REFERENCE_FILE = "reference.csv"
 class BundleError(ValueError):
     """A bundle that is missing, tampered with, or was built for another schema or format."""
 
+    # Safe to show on an unauthenticated health route (the message may name internal paths).
+    public_reason = "model bundle missing or invalid"
+
 
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()

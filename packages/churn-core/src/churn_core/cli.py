@@ -9,8 +9,31 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from churn_core.cli_help import show_defaults
+from churn_core.console import (
+    print_comparison,
+    print_drift_summary,
+    print_metrics,
+    stderr_console,
+)
+
 EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_PUSH_FAILED = 0, 1, 2, 3
+EXIT_REFUSED = 1  # verify: the signature does not verify (2 stays "bad input")
 DEFAULT_MODEL_DIR = "artifacts/model"
+
+# The extra that brings each optional library (pyproject's [project.optional-dependencies]);
+# a command run without it says which extra to add instead of printing a traceback.
+EXTRA_OF_MODULE = {
+    "pandas": "data",
+    "pandera": "data",
+    "pyarrow": "data",
+    "rich": "data",
+    "sklearn": "train",
+    "catboost": "train",
+    "scipy": "drift",
+    "prometheus_client": "drift",
+    "evidently": "report",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,13 +51,45 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument(
         "--drift", type=float, default=0.0, help="0..1: shift Age, Balance, CreditScore, Geography"
     )
+    gen.add_argument(
+        "--request-body",
+        action="store_true",
+        help="write a request body instead, without the label: .json one customer object "
+        '(--rows 1) or {"instances": [...]}; .csv rows without a header (SageMaker text/csv)',
+    )
 
     tr = sub.add_parser("train", help="train the model and write a bundle")
     tr.add_argument("--data", type=Path, help="labelled training file; default: generated data")
     tr.add_argument("--out", type=Path, default=Path(DEFAULT_MODEL_DIR), help="bundle directory")
     tr.add_argument("--seed", type=int, default=42)
     tr.add_argument("--rows", type=int, default=20_000, help="generated rows when no --data")
-    tr.add_argument("--quick", action="store_true", help="one configuration, 3 folds (for tests)")
+    tr.add_argument(
+        "--quick", action="store_true", help="LightGBM, one configuration, 3 folds (for tests)"
+    )
+    tr.add_argument(
+        "--families",
+        type=lambda text: tuple(text.split(",")),
+        help="comma-separated model families to compare (lightgbm,catboost); "
+        "default: both, or lightgbm with --quick",
+    )
+    tr.add_argument(
+        "--split-seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="also repeat the whole protocol on N hold-outs and report mean ± sd per family",
+    )
+    tr.add_argument("--sign-key", type=Path, help="sign the bundle with this EC private key (PEM)")
+
+    sg = sub.add_parser("sign", help="sign a bundle (OpenSSF Model Signing, writes model.sig)")
+    sg.add_argument("--model-dir", type=Path, required=True)
+    sg.add_argument("--private-key", type=Path, required=True, help="EC private key (PEM)")
+
+    vf = sub.add_parser("verify", help="exit 0 when the bundle's signature verifies")
+    vf.add_argument("--model-dir", type=Path, required=True)
+    vf.add_argument(
+        "--public-key", type=Path, required=True, action="append", help="trusted key (PEM)"
+    )
 
     ev = sub.add_parser("evaluate", help="ROC AUC, PR AUC, F1, Brier and calibration on a file")
     ev.add_argument("--model-dir", type=Path, default=Path(DEFAULT_MODEL_DIR))
@@ -52,37 +107,34 @@ def _parser() -> argparse.ArgumentParser:
     dr.add_argument("--reference", type=Path, required=True, help="file, or a bundle directory")
     dr.add_argument("--current", type=Path, required=True, help="file or directory of captures")
     dr.add_argument("--html", type=Path, help="write an Evidently HTML report")
-    dr.add_argument("--json", type=Path, help="write the JSON report")
+    dr.add_argument("--json", type=Path, help="write the JSON report ('-': to standard output)")
     dr.add_argument("--since", help="ISO time: only captures at or after it")
     dr.add_argument("--until", help="ISO time: only captures before it")
     dr.add_argument("--psi-threshold", type=float, default=0.2)
     dr.add_argument("--p-threshold", type=float, default=0.01)
     dr.add_argument("--min-rows", type=int, default=100, help="fewer valid current rows: exit 2")
     dr.add_argument("--pushgateway", help="push the drift gauges to this Pushgateway URL")
-    return parser
-
-
-def _console():
-    from rich.console import Console
-
-    return Console(stderr=True)
+    return show_defaults(parser)
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from churn_core.data import generate, write_frame
+    from churn_core.data import generate, write_frame, write_request_body
 
     frame = generate(args.rows, seed=args.seed, drift=args.drift)
-    write_frame(frame, args.out)
-    _console().print(
-        f"wrote {len(frame)} customers to {args.out} (churn {frame.Exited.mean():.1%})"
-    )
+    if args.request_body:
+        write_request_body(frame, args.out)
+    else:
+        write_frame(frame, args.out)
+    what = "a request body of " if args.request_body else ""
+    churn = frame.Exited.mean()
+    stderr_console().print(f"wrote {what}{len(frame)} customers to {args.out} (churn {churn:.1%})")
     return EXIT_OK
 
 
 def _train(args: argparse.Namespace) -> int:
     from churn_core.training import train
 
-    console = _console()
+    console = stderr_console()
     with console.status("training…"):
         out = train(
             args.out,
@@ -90,34 +142,44 @@ def _train(args: argparse.Namespace) -> int:
             seed=args.seed,
             rows=args.rows,
             quick=args.quick,
+            families=args.families,
+            split_seeds=args.split_seeds,
             progress=console.log,
         )
+    if args.sign_key:
+        from churn_core.signing import sign
+
+        console.print(f"signed: {sign(out, args.sign_key)}")
     manifest = json.loads((out / "manifest.json").read_text())
-    _print_metrics(manifest["metrics"]["holdout"], "hold-out (20 %)")
-    cv = manifest["metrics"]["cv"]
-    console.print(
-        f"{cv['folds']}-fold CV ROC AUC {cv['roc_auc_mean']:.4f} "
-        f"(folds {cv['roc_auc_min']:.4f}–{cv['roc_auc_max']:.4f})"
-    )
+    print_metrics(manifest["metrics"]["holdout"], "hold-out (20 %)")
+    print_comparison(manifest)
+    console.print(f"chosen: {manifest['selection']['reason']}")
     console.print(
         f"bundle {out} · model {manifest['model_version']} · {manifest['training']['seconds']} s"
     )
     return EXIT_OK
 
 
-def _print_metrics(metrics: dict, title: str) -> None:
-    from rich.table import Table
+def _sign(args: argparse.Namespace) -> int:
+    from churn_core.signing import sign
 
-    table = Table(title=title)
-    for name in ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier"):
-        table.add_column(name)
-    table.add_column("ECE")
-    table.add_row(
-        *(f"{metrics[n]:.4f}" for n in ("roc_auc", "pr_auc", "f1", "precision", "recall", "brier")),
-        f"{metrics['calibration']['ece']:.4f}",
-    )
-    _console().print(table)
-    _console().print(f"threshold {metrics['threshold']:.3f} · {metrics['rows']} rows")
+    signature = sign(args.model_dir, args.private_key)
+    print(f"signed {args.model_dir} → {signature}")
+    return EXIT_OK
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from churn_core.bundle import read_verified
+    from churn_core.signing import SignatureError, load_key, verify
+
+    try:
+        status = verify(args.model_dir, [load_key(k) for k in args.public_key])
+    except SignatureError as exc:
+        print(f"churn-core verify: REFUSED: {exc}", file=sys.stderr)
+        return EXIT_REFUSED
+    read_verified(args.model_dir)  # a validly signed bundle must still be a loadable bundle
+    print(f"verified {args.model_dir}: signed by {status.key_fingerprint}")
+    return EXIT_OK
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -130,7 +192,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     frame = load(args.data, label=True)
     probabilities = predictor.predict_proba(columns_of(frame))
     metrics = classification_metrics(frame[LABEL].to_numpy(), probabilities, predictor.threshold)
-    _print_metrics(metrics, f"{args.data} · {predictor.model_version}")
+    print_metrics(metrics, f"{args.data} · {predictor.model_version}")
     if args.json:
         args.json.write_text(json.dumps(metrics, indent=2))
     return EXIT_OK
@@ -145,7 +207,7 @@ def _score(args: argparse.Namespace) -> int:
     predictor = Predictor.from_bundle(args.model_dir)
     started = time.perf_counter()
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=_console()) as progress:
+    with Progress(*columns, console=stderr_console()) as progress:
         task = progress.add_task("scoring", total=count_rows(args.data))
         report = score_file(
             predictor,
@@ -156,7 +218,7 @@ def _score(args: argparse.Namespace) -> int:
             on_chunk=lambda rows: progress.advance(task, rows),
         )
     seconds = time.perf_counter() - started
-    console = _console()
+    console = stderr_console()
     console.print(
         f"scored {report.scored} of {report.rows} rows into {args.out} in {seconds:.1f} s "
         f"({report.rows / max(seconds, 1e-9):,.0f} rows/s)"
@@ -185,20 +247,22 @@ def _drift(args: argparse.Namespace) -> int:
         reference, current, thresholds, sources=(str(args.reference), str(args.current))
     )
     text = json.dumps(report, indent=2, default=str)
-    if args.json:
+    if str(args.json) == "-":
+        print(text)
+    elif args.json:
         args.json.write_text(text + "\n")
     else:
-        print(text)
+        print_drift_summary(report)
     if args.html:
         drift.write_html(reference, current, args.html)
     if args.pushgateway:
         try:
             drift.push_metrics(report, args.pushgateway)
         except OSError as exc:  # a job scheduler must tell "could not report" from "drift"
-            _console().print(f"[red]could not push to {args.pushgateway}: {exc}")
+            stderr_console().print(f"[red]could not push to {args.pushgateway}: {exc}")
             return EXIT_PUSH_FAILED
     flagged = ", ".join(report["drifted_features"]) or "none"
-    _console().print(
+    stderr_console().print(
         f"drift: {'YES' if report['drift'] else 'no'} · {report['current']['rows']} rows · "
         f"drifted features: {flagged} · invalid rows {report['data_quality']['invalid_share']:.2%}"
     )
@@ -208,6 +272,8 @@ def _drift(args: argparse.Namespace) -> int:
 COMMANDS = {
     "generate": _generate,
     "train": _train,
+    "sign": _sign,
+    "verify": _verify,
     "evaluate": _evaluate,
     "score": _score,
     "drift": _drift,
@@ -223,6 +289,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except (BundleError, DataValidationError, FileNotFoundError, ValueError) as exc:
         print(f"churn-core {args.command}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").partition(".")[0]
+        if top not in EXTRA_OF_MODULE:
+            raise
+        extra = EXTRA_OF_MODULE[top]
+        print(
+            f"churn-core {args.command}: {top} is not installed; it comes with the [{extra}] "
+            f"extra: uv run --package churn-core --extra {extra} churn-core {args.command} …",
+            file=sys.stderr,
+        )
         return EXIT_BAD_INPUT
 
 

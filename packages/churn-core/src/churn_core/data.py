@@ -225,6 +225,24 @@ def columns_of(frame: pd.DataFrame) -> dict[str, np.ndarray]:
     return {name: frame[name].to_numpy() for name in FEATURE_NAMES}
 
 
+def write_request_body(frame: pd.DataFrame, path: str | Path) -> None:
+    """The features as a request body, without the label.
+
+    ``.csv``: rows in schema order without a header (SageMaker's ``text/csv``, Batch Transform
+    input); otherwise JSON: one customer object, or ``{"instances": [...]}`` for several (the
+    bodies ``/predict`` and ``/predict/batch`` take: ``curl -d @FILE``).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    features = frame[list(FEATURE_NAMES)]
+    if path.suffix == ".csv":
+        features.to_csv(path, header=False, index=False)
+        return
+    records = features.to_dict(orient="records")
+    body = records[0] if len(records) == 1 else {"instances": records}
+    path.write_text(json.dumps(body) + "\n", encoding="utf-8")
+
+
 def write_frame(frame: pd.DataFrame, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -73,6 +73,15 @@ MODEL_FEATURES: tuple[ModelFeature, ...] = (
         ("NumOfProducts",),
         lambda c: (np.asarray(c["NumOfProducts"], dtype=np.float64) >= 3).astype(np.float64),
     ),
+    # Germany churns about twice as often as France and Spain. Its code sits between theirs, so a
+    # symmetric tree, whose every split serves a whole level, needs two splits to isolate it; the
+    # flag gives it in one. Measured on the real data, CatBoost's 5-fold CV ROC AUC with and
+    # without it over three split seeds: 0.8706/0.8686, 0.8692/0.8667, 0.8700/0.8680.
+    ModelFeature(
+        "IsGermany",
+        ("Geography",),
+        lambda c: (np.asarray(c["Geography"]) == "Germany").astype(np.float64),
+    ),
 )
 
 MODEL_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in MODEL_FEATURES)

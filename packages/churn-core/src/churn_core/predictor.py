@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -14,6 +14,7 @@ from pydantic import Field
 from churn_core.bundle import BACKGROUND_FILE, MODEL_FILE, BundleError, read_verified
 from churn_core.features import MODEL_FEATURE_NAMES, Columns, build_matrix, columns_from_records
 from churn_core.schema import FEATURE_NAMES, RiskLevel, risk_level, validate_customers
+from churn_core.signing import UNSIGNED, SignatureStatus, TrustedKey, check_bundle
 
 # The booster is re-checked against the explainer's own tree walk at load; beyond this they
 # would disagree about the model and explanations would not add up.
@@ -56,11 +57,18 @@ class Prediction:
 
 
 class Predictor:
-    def __init__(self, booster: Any, manifest: dict[str, Any], background: list[dict[str, Any]]):
+    def __init__(
+        self,
+        booster: Any,
+        manifest: dict[str, Any],
+        background: list[dict[str, Any]],
+        signature: SignatureStatus = UNSIGNED,
+    ):
         from churn_core.explain import TreeExplainer
 
         self.booster = booster
         self.manifest = manifest
+        self.signature = signature
         self.model_version: str = manifest["model_version"]
         self.threshold: float = float(manifest["decision_threshold"])
         self.background = background
@@ -71,9 +79,14 @@ class Predictor:
             raise BundleError("model trees could not be read exactly; refusing the bundle")
 
     @classmethod
-    def from_bundle(cls, path: str | Path) -> Predictor:
+    def from_bundle(
+        cls, path: str | Path, trusted_keys: Sequence[str | Path | TrustedKey] | None = None
+    ) -> Predictor:
+        """Load a bundle. ``trusted_keys`` (PEM paths; ``None``: ``CHURN_TRUSTED_PUBLIC_KEYS``)
+        set the trust policy: the signature is checked before any bundle file is parsed."""
         import lightgbm as lgb
 
+        signature = check_bundle(path, trusted_keys)
         root, manifest = read_verified(path)
         if manifest.get("model_features") != list(MODEL_FEATURE_NAMES):
             raise BundleError(
@@ -88,7 +101,11 @@ class Predictor:
             raise
         except Exception as exc:  # a parse failure of any kind means an unusable bundle
             raise BundleError(f"bundle {root} could not be loaded: {type(exc).__name__}") from None
-        return cls(booster, manifest, background)
+        return cls(booster, manifest, background, signature)
+
+    def describe(self) -> dict[str, Any]:
+        """The manifest plus how its signature was checked: what /v1/model-like routes show."""
+        return {**self.manifest, "signature": self.signature.as_dict()}
 
     def predict_proba_matrix(self, matrix: np.ndarray) -> np.ndarray:
         # One thread for a few rows: there LightGBM's thread pool costs more than it saves.
@@ -100,10 +117,17 @@ class Predictor:
         return self.predict_proba_matrix(build_matrix(columns))
 
     def predict(
-        self, customers: Sequence[Mapping[str, Any]], explain: bool = False
+        self, customers: Iterable[Mapping[str, Any]] | Any, explain: bool = False
     ) -> list[Prediction]:
-        """Validate (raising InvalidCustomerError naming every bad field) and predict."""
-        rows = validate_customers(customers)
+        """Validate (raising InvalidCustomerError naming every bad field) and predict.
+
+        ``customers`` is any iterable of mappings (a list of dicts, a generator) or a pandas
+        DataFrame with the ten feature columns (others, such as ``Exited``, are ignored).
+        """
+        return self.predict_valid(validate_customers(_records(customers)), explain)
+
+    def predict_valid(self, rows: list[dict[str, Any]], explain: bool = False) -> list[Prediction]:
+        """Predict for customers ``validate_customers`` has already returned (not re-checked)."""
         if not rows:
             return []
         matrix = build_matrix(columns_from_records(rows))
@@ -123,6 +147,17 @@ class Predictor:
             for p, phi in zip(probabilities, contributions, strict=True)
         ]
 
+    def warm_up(self, rounds: int = 1) -> None:
+        """Pay the first predictions' lazy setup (LightGBM, pydantic, the explainer) before a
+        server reports ready: each sample customer alone, all of them as a batch, one explained."""
+        from churn_core.samples import SAMPLE_CUSTOMERS
+
+        for _ in range(rounds):
+            for customer in SAMPLE_CUSTOMERS:
+                self.predict([customer])
+            self.predict(SAMPLE_CUSTOMERS)
+        self.predict(SAMPLE_CUSTOMERS[:1], explain=True)
+
     def _prediction(
         self,
         probability: float,
@@ -137,3 +172,12 @@ class Predictor:
             feature_contributions,
             base_value,
         )
+
+
+def _records(customers: Iterable[Mapping[str, Any]] | Any) -> Iterable[Mapping[str, Any]]:
+    """A DataFrame's rows as mappings (iterating a frame would yield its column names)."""
+    if isinstance(customers, Mapping):
+        raise TypeError("predict takes a list of customers (or a DataFrame), not one customer")
+    if hasattr(customers, "to_dict") and hasattr(customers, "columns"):
+        return customers.to_dict(orient="records")  # pandas boxes numpy scalars to Python's
+    return customers

@@ -210,3 +210,19 @@ def customers_from_csv(text: str) -> list[dict[str, Any]]:
     if errors:
         raise InvalidCustomerError(errors)
     return customers
+
+
+def customers_to_csv(customers: Iterable[Mapping[str, Any]], header: bool = False) -> str:
+    """The ten features of each customer as CSV rows in schema order (what customers_from_csv
+    reads back), with the feature names as a first row when ``header``. Values are written as
+    given (floats as repr, the shortest text that reads back exactly); other columns are dropped.
+    """
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(FEATURE_NAMES)
+    writer.writerows([customer[name] for name in FEATURE_NAMES] for customer in customers)
+    return out.getvalue()

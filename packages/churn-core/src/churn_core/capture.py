@@ -1,0 +1,148 @@
+"""The capture record format, written and read: every serving path's format in one place.
+
+A capture file is JSON lines. Each line is one record in one of these formats:
+
+- ``service``: serving-api's record, one prediction per line (written by ``capture_record``):
+  ``{"timestamp", "request_id", "model_version", "features": {...}, "churn_probability",
+  "churn_prediction", "risk_level"}``.
+- ``sagemaker``: a SageMaker Data Capture record: ``captureData.endpointInput`` holds the request
+  body (CSV or JSON, maybe base64), ``endpointOutput`` the answer, ``eventMetadata`` the time.
+- ``rows``: anything else, read as one customer row per line.
+
+Adding a format takes one branch in ``record_format`` and one reader in ``READERS``. Rows come
+out flat (the ten features, optionally ``churn_probability`` and ``timestamp``) for drift.
+
+Python 3.10 compatible: this module ships inside the SageMaker tarball with the rest of the core.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from churn_core.schema import FEATURE_NAMES, InvalidCustomerError, customers_from_csv
+
+PROBABILITY = "churn_probability"
+
+Row = dict[str, Any]
+
+
+# ---- writing: serving-api's record ------------------------------------------------------------
+
+
+def capture_record(
+    customer: Mapping[str, Any], prediction: Any, timestamp: float, request_id: str | None
+) -> Row:
+    """One ``service`` record: the customer's features and its prediction (a churn_core
+    Prediction), stamped with the request's time (epoch seconds) and id."""
+    return {
+        "timestamp": datetime.fromtimestamp(timestamp, timezone.utc).isoformat(),
+        "request_id": request_id,
+        "model_version": prediction.model_version,
+        "features": {name: customer[name] for name in FEATURE_NAMES},
+        PROBABILITY: prediction.churn_probability,
+        "churn_prediction": prediction.churn_prediction,
+        "risk_level": prediction.risk_level,
+    }
+
+
+# ---- reading: one detection function, one reader per format ------------------------------------
+
+
+def record_format(record: Mapping[str, Any]) -> str:
+    """Which format one parsed capture line is in (a key of ``READERS``)."""
+    if "captureData" in record:
+        return "sagemaker"
+    if "features" in record:
+        return "service"
+    return "rows"
+
+
+def service_rows(record: Mapping[str, Any]) -> list[Row]:
+    """The row of one serving-api record: its features next to the record's other fields."""
+    return [{**record["features"], **record}]
+
+
+def plain_rows(record: Mapping[str, Any]) -> list[Row]:
+    return [dict(record)]
+
+
+def sagemaker_rows(record: Mapping[str, Any]) -> list[Row]:
+    """Rows of one SageMaker Data Capture record, with probabilities when the output has them."""
+    capture = record["captureData"]
+    payload = capture["endpointInput"]
+    data = _payload_text(payload)
+    when = record.get("eventMetadata", {}).get("inferenceTime")
+    if "csv" in payload.get("observedContentType", "").lower():
+        rows = _csv_rows(data)
+    else:
+        body = json.loads(data)
+        rows = body.get("instances", body) if isinstance(body, dict) else body
+        rows = [rows] if isinstance(rows, dict) else list(rows)
+    probabilities = _sagemaker_probabilities(capture.get("endpointOutput"))
+    if probabilities is not None and len(probabilities) == len(rows):
+        rows = [{**r, PROBABILITY: p} for r, p in zip(rows, probabilities, strict=True)]
+    return [{**r, "timestamp": when} for r in rows]
+
+
+READERS: dict[str, Callable[[Mapping[str, Any]], list[Row]]] = {
+    "service": service_rows,
+    "sagemaker": sagemaker_rows,
+    "rows": plain_rows,
+}
+
+
+def record_rows(record: Mapping[str, Any]) -> list[Row]:
+    """The rows one capture record holds, whatever its format."""
+    return READERS[record_format(record)](record)
+
+
+def read_capture_file(path: str | Path) -> list[Row]:
+    """Every row of a JSON-lines capture file (``.gz`` is decompressed), any mix of formats."""
+    import gzip
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    rows: list[Row] = []
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                rows.extend(record_rows(json.loads(line)))
+    return rows
+
+
+def _payload_text(payload: Mapping[str, Any]) -> str:
+    data = payload.get("data", "")
+    if payload.get("encoding", "").upper() == "BASE64":
+        data = base64.b64decode(data).decode("utf-8")
+    return data
+
+
+def _sagemaker_probabilities(output: Mapping[str, Any] | None) -> list[float] | None:
+    if not output:
+        return None
+    try:
+        body = json.loads(_payload_text(output))
+    except json.JSONDecodeError:
+        return None
+    predictions = body.get("predictions", body) if isinstance(body, dict) else body
+    predictions = [predictions] if isinstance(predictions, dict) else predictions
+    try:
+        return [float(p[PROBABILITY]) for p in predictions]
+    except (KeyError, TypeError):
+        return None
+
+
+def _csv_rows(text: str) -> list[Row]:
+    try:
+        return customers_from_csv(text)
+    except InvalidCustomerError:
+        # Keep the raw cells: the data-quality check counts the rows they make invalid.
+        rows = csv.reader(io.StringIO(text))
+        return [dict(zip(FEATURE_NAMES, row, strict=False)) for row in rows if row]

@@ -1,0 +1,75 @@
+"""Where drift's rows come from: capture directories and data files (current traffic), a
+reference file or the training sample stored in a bundle."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from churn_core.bundle import REFERENCE_FILE, read_verified
+from churn_core.capture import read_capture_file
+from churn_core.data import DataValidationError, file_format, iter_chunks
+from churn_core.signing import check_bundle
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FILE_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.csv", "*.parquet")
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path} does not exist")
+    found = sorted({p for pattern in FILE_PATTERNS for p in path.rglob(pattern) if p.is_file()})
+    if not found:
+        raise DataValidationError(
+            [{"row": None, "field": "(directory)", "value": str(path), "check": "files"}],
+            f"no capture or data files under {path}",
+        )
+    return found
+
+
+def read_current(
+    path: str | Path, since: datetime | None = None, until: datetime | None = None
+) -> pd.DataFrame:
+    """Rows of a file or of every capture file under a directory, within [since, until)."""
+    import pandas as pd
+
+    files = _files(Path(path))
+    if since:
+        # A file last written before `since` holds no record from `since` on: skip it unread,
+        # so a daily job does not parse the whole capture history.
+        files = [f for f in files if f.stat().st_mtime >= since.timestamp()]
+    frames = []
+    for file in files:
+        if file_format(file) == "jsonl":
+            frames.append(pd.DataFrame(read_capture_file(file)))
+        else:
+            frames.extend(iter_chunks(file, chunk_rows=1_000_000))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if (since or until) and "timestamp" in frame.columns:
+        stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+        keep = np.ones(len(frame), dtype=bool)
+        if since:
+            keep &= (stamps >= pd.Timestamp(since)).to_numpy()
+        if until:
+            keep &= (stamps < pd.Timestamp(until)).to_numpy()
+        frame = frame[keep].reset_index(drop=True)
+    return frame
+
+
+def read_reference(path: str | Path) -> pd.DataFrame:
+    """A reference file, or the training sample stored in a bundle directory."""
+    import pandas as pd
+
+    path = Path(path)
+    if path.is_dir():
+        check_bundle(path)  # the trust policy (CHURN_TRUSTED_PUBLIC_KEYS), as for serving
+        root, _ = read_verified(path)
+        return pd.read_csv(root / REFERENCE_FILE)
+    return pd.concat(list(iter_chunks(path, chunk_rows=1_000_000)), ignore_index=True)
