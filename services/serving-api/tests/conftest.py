@@ -1,12 +1,8 @@
 from __future__ import annotations
 
-import atexit
-import functools
 import os
 import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from churn_core import Predictor
-from churn_core.testing import free_port
+from churn_testing import ServerProcess, free_port
 from serving_api.app import create_app
 from serving_api.config import Settings
 
@@ -32,32 +28,6 @@ CUSTOMER = {
     "IsActiveMember": 0,
     "EstimatedSalary": 50000.0,
 }
-
-
-@functools.cache
-def shared_bundle() -> Path:
-    """A small model bundle, trained once per test session (or given by SERVING_TEST_BUNDLE).
-
-    A plain function rather than only a fixture: the schemathesis module needs it at collection.
-    """
-    given = os.environ.get("SERVING_TEST_BUNDLE")
-    if given:
-        return Path(given)
-    from churn_core.training import train
-
-    root = Path(tempfile.mkdtemp(prefix="serving-api-test-bundle-"))
-    atexit.register(shutil.rmtree, root, ignore_errors=True)
-    return train(root / "model", quick=True, rows=4000)
-
-
-@pytest.fixture(scope="session")
-def bundle_dir() -> Path:
-    return shared_bundle()
-
-
-@pytest.fixture(scope="session")
-def predictor(bundle_dir: Path) -> Predictor:
-    return Predictor.from_bundle(bundle_dir)
 
 
 @pytest.fixture
@@ -92,42 +62,33 @@ def make_client(predictor: Predictor, tmp_path: Path):
         test_client.__exit__(None, None, None)
 
 
-class Server:
-    """A real `serving-api` process (uvicorn) on a loopback port."""
+def start_server(*args: str, env: dict[str, str] | None = None) -> ServerProcess:
+    """A real `serving-api` process (uvicorn) on a loopback port; ready on /readyz. ``env`` is
+    added to this process's environment."""
+    port = free_port()
+    command = [sys.executable, "-m", "serving_api", "--port", str(port), *args]
+    return ServerProcess(
+        command,
+        f"http://127.0.0.1:{port}",
+        "/readyz",
+        env={**os.environ, **(env or {})},
+        name="serving-api",
+    )
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        command = [sys.executable, "-m", "serving_api", "--port", str(self.port), *args]
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            command,
-            env={**os.environ, **(env or {})},
-            cwd=cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
 
-    def wait_ready(self, timeout: float = 30.0) -> float:
-        """Seconds from process start until /readyz answered 200."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited: {self.process.stdout.read()}")  # type: ignore[union-attr]
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return time.monotonic() - self.started
-            except httpx.TransportError:
-                pass
-            time.sleep(0.02)
-        raise AssertionError("server not ready in time")
-
-    def stop(self, timeout: float = 30.0) -> tuple[int, str]:
-        if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM, as Kubernetes does
-        output, _ = self.process.communicate(timeout=timeout)
-        return self.process.returncode, output
+def wait_failed(server: ServerProcess, timeout: float = 120.0) -> httpx.Response:
+    """The /readyz answer once the model failed to load; the process must stay up."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.process.poll() is None, "a failed load must not stop the server"
+        try:
+            response = httpx.get(f"{server.url}/readyz", timeout=1)
+            if response.json().get("status") == "failed":
+                return response
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError("server never reported the failed load")
 
 
 @pytest.fixture

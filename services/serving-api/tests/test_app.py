@@ -184,6 +184,7 @@ def test_metrics(client: TestClient) -> None:
     assert "serving_churn_probability_count 5.0" in text
     assert "serving_explain_duration_seconds_count 1.0" in text
     assert "serving_model_info{model_version=" in text
+    assert 'signed="false"' in text  # the shared test bundle is loaded without trusted keys
     assert "serving_model_ready 1.0" in text
     assert "serving_capture_queue_depth" in text
     assert "serving_capture_dropped_total 0.0" in text
@@ -194,9 +195,13 @@ def test_readiness_waits_for_load_and_warm_up(settings: Settings, predictor: Pre
     calls: list[int] = []
 
     class CountingPredictor:
+        warm_up = Predictor.warm_up  # churn-core's warm-up, counted through predict()
+
         def __init__(self) -> None:
             self.model_version = predictor.model_version
             self.manifest = predictor.manifest
+            self.signature = predictor.signature
+            self.describe = predictor.describe
 
         def predict(self, customers, explain=False):
             calls.append(len(customers))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -25,10 +26,16 @@ def test_trains_into_a_staging_dir_then_renames(
         return 0
 
     monkeypatch.setattr(subprocess, "call", fake_train)
-    assert cli.train_default_model(target) == 0
+    umask = os.umask(0o022)  # the usual one; the bundle directory follows it
+    try:
+        assert cli.train_default_model(target) == 0
+    finally:
+        os.umask(umask)
     assert (target / "manifest.json").is_file()
     assert commands[0][1:4] == ["-m", "churn_core.cli", "train"]
     assert [p.name for p in target.parent.iterdir()] == ["model"]
+    # Not mkdtemp's 0700: the image's user (uid 10001) must read a mounted bundle.
+    assert target.stat().st_mode & 0o055 == 0o055
 
 
 def test_failed_training_leaves_nothing_behind(

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from churn_core.schema import RISK_THRESHOLDS
-from churn_core.testing import customers_strategy
+from churn_testing.strategies import customers_strategy
 
 COMMON = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -8,16 +8,15 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from churn_core import Predictor
+from churn_testing import quick_bundle
 from serving_api.app import create_app
 from serving_api.config import Settings
-
-from .conftest import shared_bundle
 
 
 def _ready_app():
     app = create_app(
         Settings(capture_enabled=False, warmup_rounds=1, batch_limit=50),
-        predictor=Predictor.from_bundle(shared_bundle()),
+        predictor=Predictor.from_bundle(quick_bundle()),
     )
     app.state.service.start()  # the ASGI transport does not run the lifespan
     assert app.state.service.wait_ready(60)

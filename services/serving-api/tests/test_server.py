@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import CUSTOMER, Server
+from .conftest import CUSTOMER, start_server, wait_failed
 
 
 def _captured(directory: Path) -> list[dict]:
@@ -24,7 +24,7 @@ def _captured(directory: Path) -> list[dict]:
 
 def test_sigterm_loses_no_captured_prediction(tmp_path: Path, bundle_dir: Path) -> None:
     capture = tmp_path / "capture"
-    server = Server("--model-dir", str(bundle_dir), "--capture-dir", str(capture))
+    server = start_server("--model-dir", str(bundle_dir), "--capture-dir", str(capture))
     try:
         server.wait_ready()
         request_ids = []
@@ -40,7 +40,7 @@ def test_sigterm_loses_no_captured_prediction(tmp_path: Path, bundle_dir: Path) 
             # Rejected requests are not predictions and are not captured.
             assert client.post("/predict", json={**CUSTOMER, "Age": 5}).status_code == 422
     finally:
-        code, output = server.stop()
+        code, output = server.stop(), server.output()
     assert code in (0, -signal.SIGTERM), output
     records = _captured(capture)
     assert len(records) == 200
@@ -51,13 +51,14 @@ def test_sigterm_loses_no_captured_prediction(tmp_path: Path, bundle_dir: Path) 
     assert closing and closing[0]["records_written"] == 200
 
 
-def test_ready_fast_lean_and_json_logs(tmp_path: Path, bundle_dir: Path) -> None:
-    server = Server(
+def test_ready_lean_and_json_logs(tmp_path: Path, bundle_dir: Path) -> None:
+    server = start_server(
         "--model-dir", str(bundle_dir), "--capture-dir", str(tmp_path / "c"), "--access-log"
     )
     try:
-        seconds = server.wait_ready()
-        assert seconds < 15  # generous for a shared CI machine; the benchmark measures ≤ 2 s
+        # How fast it gets ready is the benchmark's figure (benchmarks/paths_bench.py), not a
+        # test's: a timing bound here fails on a loaded machine and proves nothing on an idle one.
+        server.wait_ready(120)
         explain = httpx.post(f"{server.url}/predict?explain=true", json=CUSTOMER, timeout=10)
         assert explain.status_code == 200
         maps = Path(f"/proc/{server.process.pid}/maps")
@@ -66,7 +67,8 @@ def test_ready_fast_lean_and_json_logs(tmp_path: Path, bundle_dir: Path) -> None
             for library in ("sklearn", "pandas", "shap", "evidently", "pyarrow"):
                 assert f"/{library}/" not in loaded, f"{library} is loaded in the server"
     finally:
-        _, output = server.stop()
+        server.stop()
+        output = server.output()
     lines = [line for line in output.splitlines() if line.strip()]
     parsed = [json.loads(line) for line in lines]  # every line is JSON
     access = [p for p in parsed if p.get("logger") == "serving_api.access"]
@@ -76,7 +78,9 @@ def test_ready_fast_lean_and_json_logs(tmp_path: Path, bundle_dir: Path) -> None
 @pytest.mark.slow
 def test_two_workers_share_metrics_and_capture(tmp_path: Path, bundle_dir: Path) -> None:
     capture = tmp_path / "capture"
-    server = Server("--model-dir", str(bundle_dir), "--capture-dir", str(capture), "--workers", "2")
+    server = start_server(
+        "--model-dir", str(bundle_dir), "--capture-dir", str(capture), "--workers", "2"
+    )
     try:
         server.wait_ready(60)
         # Each worker loads and warms its own model; serving_model_ready is the minimum over
@@ -100,7 +104,8 @@ def test_two_workers_share_metrics_and_capture(tmp_path: Path, bundle_dir: Path)
         )
         assert float(line.split()[-1]) == 40
     finally:
-        _, output = server.stop(60)
+        server.stop(60)
+        output = server.output()
     assert len(_captured(capture)) == 40, output
 
 
@@ -114,21 +119,25 @@ def _run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     )
 
 
-def test_missing_model_dir_exits_2_with_one_line(tmp_path: Path) -> None:
-    result = _run_cli("--model-dir", str(tmp_path / "nope"))
-    assert result.returncode == 2
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "nope" in result.stderr
-
-
-def test_tampered_bundle_exits_2(copy_bundle) -> None:
-    bundle = copy_bundle()
-    with (bundle / "model.txt").open("a") as handle:
-        handle.write("\n# tampered\n")
-    result = _run_cli("--model-dir", str(bundle))
-    assert result.returncode == 2
-    assert "checksum" in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+@pytest.mark.parametrize("problem", ["missing", "tampered"])
+def test_missing_or_tampered_bundle_keeps_the_server_up_unready(
+    problem: str, copy_bundle, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "nope"
+    if problem == "tampered":
+        bundle = copy_bundle()
+        with (bundle / "model.txt").open("a") as handle:
+            handle.write("\n# tampered\n")
+    server = start_server("--model-dir", str(bundle), "--capture-dir", str(tmp_path / "c"))
+    try:
+        failed = wait_failed(server)
+        assert failed.status_code == 503
+        assert failed.json() == {"status": "failed", "reason": "model bundle missing or invalid"}
+        assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+    finally:
+        server.stop()
+        output = server.output()
+    assert ("not found" if problem == "missing" else "checksum mismatch") in output
 
 
 def test_bad_setting_exits_2() -> None:

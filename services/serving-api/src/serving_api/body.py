@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -12,16 +13,24 @@ from serving_api.errors import ApiError
 
 async def read_json(request: Request, limit: int) -> Any:
     length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
+    return parse_json(await read_limited(request.stream(), length, limit))
+
+
+async def read_limited(
+    chunks: AsyncIterator[bytes], content_length: str | bytes | None, limit: int
+) -> bytes:
+    """The whole body, refused with 413 as soon as the declared or read size passes ``limit``
+    (FastAPI routes pass Starlette's stream, the fast path its ASGI receive loop)."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
         raise too_large(limit)
-    chunks = []
+    parts = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise too_large(limit)
-        chunks.append(chunk)
-    return parse_json(b"".join(chunks))
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def parse_json(body: bytes) -> Any:

@@ -1,5 +1,8 @@
 """Prediction capture: JSON-lines files under CAPTURE_DIR, written by one background thread.
 
+This module is the transport (queue, writer thread, rotation, fsync); the record format is
+churn_core.capture's ``capture_record``, the one that `churn-core drift` reads back.
+
 The request path only appends a reference to its customers and predictions to a bounded
 in-memory queue (no I/O, no serialisation); the writer thread formats, writes and rotates
 files, and ``close()`` drains the queue, flushes and fsyncs, so everything accepted is on disk
@@ -22,7 +25,7 @@ from typing import IO, Any, NamedTuple
 
 import orjson
 
-from churn_core.schema import FEATURE_NAMES
+from churn_core.capture import capture_record
 from serving_api.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -33,20 +36,6 @@ class CaptureBatch(NamedTuple):
     request_id: str | None
     customers: Sequence[Mapping[str, Any]]
     predictions: Sequence[Any]  # churn_core.Prediction
-
-
-def capture_record(
-    customer: Mapping[str, Any], prediction: Any, timestamp: float, request_id: str | None
-) -> dict[str, Any]:
-    return {
-        "timestamp": datetime.fromtimestamp(timestamp, UTC).isoformat(),
-        "request_id": request_id,
-        "model_version": prediction.model_version,
-        "features": {name: customer[name] for name in FEATURE_NAMES},
-        "churn_probability": prediction.churn_probability,
-        "churn_prediction": prediction.churn_prediction,
-        "risk_level": prediction.risk_level,
-    }
 
 
 class CaptureWriter:
@@ -185,7 +174,8 @@ class CaptureWriter:
         data = b"\n".join(lines) + b"\n"
         if self._file is None or self._file_bytes >= self.max_file_bytes:
             self._open_file()
-        assert self._file is not None
+        if self._file is None:
+            raise RuntimeError("capture file could not be opened")
         self._file.write(data)
         self._file_bytes += len(data)
 

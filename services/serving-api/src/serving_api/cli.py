@@ -51,6 +51,11 @@ def train_default_model(model_dir: Path) -> int:
     print(f"serving-api: no model bundle at {model_dir}; training the default model", flush=True)
     model_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}-", dir=model_dir.parent))
+    # mkdtemp makes it 0700; a bundle is not secret, and a container's own user (uid 10001)
+    # must be able to read it when it is mounted, so give it the umask's usual mode.
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)
     try:
         # A child process (churn-core's own `train` command, with its progress display):
         # scikit-learn, pandas and the training code never enter the serving process.
@@ -104,10 +109,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from churn_core import BundleError, Predictor
 
+    predictor: Predictor | None = None
     try:
         predictor = Predictor.from_bundle(model_dir)
     except BundleError as exc:
-        return fail(str(exc))
+        # A missing or refused bundle never kills the server: it serves /readyz 503 with the
+        # reason (the app's loader meets the same error), and the log says why.
+        print(f"serving-api: {exc}", file=sys.stderr, flush=True)
     except Exception as exc:  # an unreadable directory is a bad --model-dir too
         return fail(f"cannot load model bundle {model_dir}: {type(exc).__name__}: {exc}")
 

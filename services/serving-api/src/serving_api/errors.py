@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from churn_core import InvalidCustomerError
+from churn_core.envelope import EnvelopeError, TooManyInstancesError
 
 
 class ErrorResponse(BaseModel):
@@ -57,6 +58,15 @@ def invalid_customers(
     return ApiError(422, errors)
 
 
+def invalid_envelope(exc: EnvelopeError) -> ApiError:
+    """413 for too many instances, else 422 at the envelope's field."""
+    if isinstance(exc, TooManyInstancesError):
+        return ApiError(413, exc.message)
+    if exc.field == "(body)":
+        return unprocessable(["body"], f"the body {exc.message}")
+    return unprocessable(["body", *exc.field.split(".")], f"{exc.field} {exc.message}")
+
+
 def unprocessable(loc: list[str | int], message: str) -> ApiError:
     return ApiError(422, [field_error(loc, message)])
 
@@ -66,12 +76,14 @@ def error_payload(exc: ApiError) -> dict[str, Any]:
 
 
 async def _api_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ApiError)
+    if not isinstance(exc, ApiError):  # registered for ApiError only
+        raise exc
     return json_response(exc.status, error_payload(exc), exc.headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+    if not isinstance(exc, RequestValidationError):  # registered for it only
+        raise exc
     errors = [
         field_error(list(e.get("loc", ["body"])) or ["body"], e.get("msg", "invalid"), e["type"])
         for e in exc.errors()

@@ -9,18 +9,18 @@ same order (API key, query, readiness, body), same bodies and status codes.
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
-from serving_api.body import parse_json, too_large
+from serving_api.body import parse_json, read_limited
 from serving_api.config import Settings
 from serving_api.errors import ApiError, error_payload
 from serving_api.model import ModelService
 from serving_api.routes.predict import predict_many, predict_one
+from serving_api.security import check_api_key
 
 Handler = Callable[[Any, bool], Awaitable[bytes]]
 
@@ -59,25 +59,19 @@ def parse_explain(query_string: bytes) -> bool:
     return explain
 
 
-async def read_body(scope: dict[str, Any], receive: Any, limit: int) -> bytes:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            if value.isdigit() and int(value) > limit:
-                raise too_large(limit)
-            break
-    chunks = []
-    size = 0
+async def _chunks(receive: Any) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise Disconnected
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
+        yield message.get("body", b"")
         if not message.get("more_body", False):
-            return b"".join(chunks)
+            return
+
+
+async def read_body(scope: dict[str, Any], receive: Any, limit: int) -> bytes:
+    length = next((v for name, v in scope["headers"] if name == b"content-length"), None)
+    return await read_limited(_chunks(receive), length, limit)
 
 
 async def send_json(send: Any, status: int, body: bytes, headers: dict[str, str] | None) -> None:
@@ -111,10 +105,10 @@ class FastPredict:
         """Answer the request; return the status sent (0 when the client went away)."""
         try:
             if self.api_key is not None:
-                self._authorize(scope)
+                given = next((v for name, v in scope["headers"] if name == b"x-api-key"), None)
+                check_api_key(given, self.api_key)
             explain = parse_explain(scope["query_string"])
-            if not self.service.ready:
-                raise ApiError(503, "model is not ready", {"Retry-After": "1"})
+            self.service.require_ready()
             body = parse_json(await read_body(scope, receive, self.body_limit))
             content = await handler(body, explain)
         except ApiError as exc:
@@ -124,12 +118,3 @@ class FastPredict:
             return 0
         await send_json(send, 200, content, None)
         return 200
-
-    def _authorize(self, scope: dict[str, Any]) -> None:
-        assert self.api_key is not None
-        for name, value in scope["headers"]:
-            if name == b"x-api-key":
-                if hmac.compare_digest(value, self.api_key):
-                    return
-                break
-        raise ApiError(401, "missing or invalid API key", {"WWW-Authenticate": "ApiKey"})

@@ -70,8 +70,9 @@ class Metrics:
         )
         self.model_info = Gauge(
             "serving_model_info",
-            "The served model (value 1), labelled by model version.",
-            ["model_version"],
+            "The served model (value 1), by model version and whether a trusted key's signature "
+            "was verified (signed=true|false).",
+            ["model_version", "signed"],
             multiprocess_mode="livemax",
             registry=r,
         )
@@ -120,9 +121,9 @@ class Metrics:
             self._risk_children[level].inc()
             self.probability.observe(probability)
 
-    def set_model(self, model_version: str) -> None:
+    def set_model(self, model_version: str, signed: bool) -> None:
         self.model_info.clear()
-        self.model_info.labels(model_version).set(1)
+        self.model_info.labels(model_version, "true" if signed else "false").set(1)
 
     def render(self) -> tuple[bytes, str]:
         directory = multiprocess_dir()

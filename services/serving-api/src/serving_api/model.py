@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from churn_core.schema import FEATURES
 from serving_api.capture import CaptureBatch, CaptureWriter
+from serving_api.errors import ApiError
 from serving_api.logging import request_id_var
 from serving_api.metrics import Metrics
 
@@ -19,23 +19,6 @@ if TYPE_CHECKING:
     from churn_core import Prediction, Predictor
 
 logger = logging.getLogger(__name__)
-
-
-def warmup_customers() -> list[dict[str, Any]]:
-    """A few valid customers spread over the schema's ranges, built from churn-core's FEATURES."""
-    out = []
-    for i, fraction in enumerate((0.1, 0.5, 0.9)):
-        customer: dict[str, Any] = {}
-        for spec in FEATURES:
-            if spec.categories is not None:
-                customer[spec.name] = spec.categories[i % len(spec.categories)]
-                continue
-            low = spec.minimum if spec.minimum is not None else 0
-            high = spec.maximum if spec.maximum is not None else low + 200_000
-            value = low + fraction * (high - low)
-            customer[spec.name] = round(value) if spec.kind == "int" else float(round(value, 2))
-        out.append(customer)
-    return out
 
 
 class ModelService:
@@ -56,6 +39,8 @@ class ModelService:
         self.warmup_rounds = warmup_rounds
         self.ready = False
         self.failure: str | None = None
+        # Why a load failed, safe to publish on /readyz (None: not a bundle problem, not shown).
+        self.failure_reason: str | None = None
         self.manifest_json = b"{}"
         self._thread: threading.Thread | None = None
 
@@ -75,21 +60,18 @@ class ModelService:
         started = time.perf_counter()
         try:
             if self.predictor is None:
-                assert self.loader is not None
+                if self.loader is None:  # __init__ refuses this; kept for type checkers
+                    raise RuntimeError("no predictor and no loader")
                 self.predictor = self.loader()
             predictor = self.predictor
-            self.manifest_json = orjson.dumps(predictor.manifest)
-            customers = warmup_customers()
-            for _ in range(self.warmup_rounds):
-                for customer in customers:
-                    predictor.predict([customer])
-                predictor.predict(customers)
-            predictor.predict(customers[:1], explain=True)
+            self.manifest_json = orjson.dumps(predictor.describe())
+            predictor.warm_up(self.warmup_rounds)
         except Exception as exc:
             self.failure = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            self.failure_reason = getattr(exc, "public_reason", None)
             logger.exception("model could not be loaded or warmed; staying not ready")
             return
-        self.metrics.set_model(predictor.model_version)
+        self.metrics.set_model(predictor.model_version, predictor.signature.verified)
         self.metrics.model_ready.set(1)
         self.ready = True
         logger.info(
@@ -100,13 +82,19 @@ class ModelService:
             },
         )
 
+    def require_ready(self) -> None:
+        """The 503 every route answers until the model is loaded and warm (the one place)."""
+        if not self.ready:
+            raise ApiError(503, "model is not ready", {"Retry-After": "1"})
+
     def predict(
         self, customers: Sequence[Mapping[str, Any]], explain: bool = False
     ) -> list[Prediction]:
         """Predict (churn_core validates strictly and raises InvalidCustomerError), then
         record metrics and queue the capture records."""
         predictor = self.predictor
-        assert predictor is not None
+        if predictor is None:
+            raise RuntimeError("predict() before the model was loaded; routes check readiness")
         if explain:
             started = time.perf_counter()
             predictions = predictor.predict(customers, explain=True)

@@ -14,6 +14,7 @@ router = APIRouter(tags=["health"])
 class Status(BaseModel):
     status: str
     model_version: str | None = None
+    reason: str | None = None
 
 
 @router.get("/healthz", response_model=Status)
@@ -32,6 +33,8 @@ async def readyz(request: Request) -> Response:
         return json_response(
             200, {"status": "ready", "model_version": service.predictor.model_version}
         )
+    if service.failure_reason:
+        return json_response(503, {"status": "failed", "reason": service.failure_reason})
     return json_response(503, {"status": "failed" if service.failure else "loading"})
 
 

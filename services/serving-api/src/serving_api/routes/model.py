@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from serving_api.errors import ApiError, ErrorResponse
+from serving_api.errors import ErrorResponse
+from serving_api.routes.predict import ready_service
 
 router = APIRouter(tags=["model"])
 
@@ -18,7 +19,5 @@ router = APIRouter(tags=["model"])
     responses={503: {"model": ErrorResponse, "description": "Model not ready"}},
 )
 async def model_manifest(request: Request) -> Response:
-    service = request.app.state.service
-    if not service.ready:
-        raise ApiError(503, "model is not ready", {"Retry-After": "1"})
+    service = ready_service(request)
     return Response(service.manifest_json, media_type="application/json")

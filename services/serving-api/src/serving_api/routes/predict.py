@@ -19,8 +19,14 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from churn_core import InvalidCustomerError, Prediction
+from churn_core.envelope import EnvelopeError, parse_envelope
 from serving_api.body import read_json
-from serving_api.errors import ApiError, ErrorResponse, invalid_customers, unprocessable
+from serving_api.errors import (
+    ErrorResponse,
+    invalid_customers,
+    invalid_envelope,
+    unprocessable,
+)
 from serving_api.model import ModelService
 
 CUSTOMER_REF = {"$ref": "#/components/schemas/Customer"}
@@ -59,8 +65,7 @@ def _request_body(schema: dict[str, Any]) -> dict[str, Any]:
 
 def ready_service(request: Request) -> ModelService:
     service: ModelService = request.app.state.service
-    if not service.ready:
-        raise ApiError(503, "model is not ready", {"Retry-After": "1"})
+    service.require_ready()
     return service
 
 
@@ -89,17 +94,12 @@ async def predict_one(service: ModelService, customer: Any, explain: bool) -> by
 
 async def predict_many(service: ModelService, body: Any, explain: bool, batch_limit: int) -> bytes:
     """The body of POST /predict/batch (parsed JSON) → the response body."""
-    if not isinstance(body, dict):
-        raise unprocessable(["body"], 'the body must be a JSON object {"instances": [...]}')
-    instances = body.get("instances")
-    if not isinstance(instances, list):
-        raise unprocessable(["body", "instances"], "instances must be a list of customers")
-    if not instances:
-        raise unprocessable(["body", "instances"], "instances must hold at least 1 customer")
-    if len(instances) > batch_limit:
-        raise ApiError(413, f"{len(instances)} instances; the limit is {batch_limit}")
     try:
+        # explain comes from the query string here, so the envelope's parameters are not read.
+        instances = parse_envelope(body, batch_limit, parameters=False).instances
         predictions = await run_predictions(service, instances, explain)
+    except EnvelopeError as exc:
+        raise invalid_envelope(exc) from None
     except InvalidCustomerError as exc:
         raise invalid_customers(exc, ["body", "instances"], indexed=True) from None
     payload = {

@@ -1,9 +1,7 @@
 """Open Inference Protocol (KServe V2) over REST: health, metadata and infer for model "churn".
 
-One input tensor per feature, named like the JSON field; BYTES for the two categoricals,
-INT* for the integer features, FP* (or INT*) for Balance and EstimatedSalary. The output is
-``churn_probability`` (FP64); ``churn_prediction`` (INT64) and ``risk_level`` (BYTES) are
-returned too when the request's ``outputs`` asks for them.
+The protocol's types are in ``serving_api.v2_types``, the tensor codec in ``serving_api.v2_codec``;
+this module holds the routes.
 """
 
 from __future__ import annotations
@@ -14,162 +12,34 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.params import Depends
 from fastapi.responses import Response
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
 from churn_core import InvalidCustomerError
-from churn_core.schema import FEATURES
 from serving_api import __version__
 from serving_api.body import read_json
 from serving_api.errors import ApiError, ErrorResponse, field_error, json_response
 from serving_api.routes.predict import ready_service, run_predictions
+from serving_api.v2_codec import (
+    DECLARED_TYPE,
+    OUTPUT_TYPES,
+    customers_from_tensors,
+    encode_outputs,
+    invalid_tensor_values,
+    requested_outputs,
+)
+from serving_api.v2_types import (
+    InferRequest,
+    InferResponse,
+    Live,
+    ModelMetadata,
+    Ready,
+    ServerMetadata,
+    V2Error,
+    v2_error,
+)
 
 MODEL_NAME = "churn"
-INT_TYPES = frozenset({"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"})
-FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
-ACCEPTED_TYPES: dict[str, frozenset[str]] = {
-    spec.name: frozenset({"BYTES"})
-    if spec.kind == "category"
-    else INT_TYPES
-    if spec.kind == "int"
-    else FLOAT_TYPES | INT_TYPES
-    for spec in FEATURES
-}
-DECLARED_TYPE = {
-    spec.name: {"category": "BYTES", "int": "INT64", "float": "FP64"}[spec.kind]
-    for spec in FEATURES
-}
 INFER_REQUEST_REF = {"$ref": "#/components/schemas/InferRequest"}
-OUTPUT_TYPES = {"churn_probability": "FP64", "churn_prediction": "INT64", "risk_level": "BYTES"}
-
-
-class TensorMetadata(BaseModel):
-    name: str
-    datatype: str
-    shape: list[int]
-
-
-class ModelMetadata(BaseModel):
-    name: str
-    versions: list[str]
-    platform: str
-    inputs: list[TensorMetadata]
-    outputs: list[TensorMetadata]
-
-
-class ServerMetadata(BaseModel):
-    name: str
-    version: str
-    extensions: list[str]
-
-
-class Ready(BaseModel):
-    ready: bool
-
-
-class Live(BaseModel):
-    live: bool
-
-
-class InferInput(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    name: str
-    shape: list[int] = Field(min_length=1, max_length=2)
-    datatype: str
-    data: list[Any]
-    parameters: dict[str, Any] | None = None
-
-
-class RequestedOutput(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    name: str
-    parameters: dict[str, Any] | None = None
-
-
-class InferRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    id: str | None = None
-    parameters: dict[str, Any] | None = None
-    inputs: list[InferInput] = Field(min_length=1)
-    outputs: list[RequestedOutput] | None = None
-
-
-class InferOutput(BaseModel):
-    name: str
-    shape: list[int]
-    datatype: str
-    data: list[Any]
-
-
-class InferResponse(BaseModel):
-    model_name: str
-    model_version: str
-    id: str | None = None
-    outputs: list[InferOutput]
-
-
-class V2Error(BaseModel):
-    error: str
-    detail: Any = None
-
-
-def _v2_error(status: int, message: str, field: str | None = None) -> ApiError:
-    detail: Any = message
-    if field is not None:
-        detail = [{"loc": ["body", "inputs", field], "msg": message, "type": "value_error"}]
-    return ApiError(status, detail, extra={"error": f"{field}: {message}" if field else message})
-
-
-def _flatten(data: list[Any]) -> list[Any]:
-    if not any(isinstance(v, list) for v in data):
-        return data
-    out: list[Any] = []
-    stack = [iter(data)]
-    while stack:
-        for value in stack[-1]:
-            if isinstance(value, list):
-                stack.append(iter(value))
-                break
-            out.append(value)
-        else:
-            stack.pop()
-    return out
-
-
-def customers_from_tensors(inputs: Sequence[InferInput], limit: int) -> list[dict[str, Any]]:
-    by_name: dict[str, InferInput] = {}
-    for tensor in inputs:
-        if tensor.name not in ACCEPTED_TYPES:
-            raise _v2_error(422, "unknown input; expected one tensor per feature", tensor.name)
-        if tensor.name in by_name:
-            raise _v2_error(422, "input given more than once", tensor.name)
-        by_name[tensor.name] = tensor
-    missing = [name for name in ACCEPTED_TYPES if name not in by_name]
-    if missing:
-        raise _v2_error(422, "missing input tensor", missing[0])
-    rows: int | None = None
-    columns: dict[str, list[Any]] = {}
-    for name, tensor in by_name.items():
-        if tensor.datatype not in ACCEPTED_TYPES[name]:
-            raise _v2_error(
-                422, f"datatype {tensor.datatype} not accepted (use {DECLARED_TYPE[name]})", name
-            )
-        shape = tensor.shape
-        if (len(shape) == 2 and shape[1] != 1) or any(d < 0 for d in shape):
-            raise _v2_error(422, f"shape {shape} must be [n] or [n, 1]", name)
-        values = _flatten(tensor.data)
-        if len(values) != shape[0]:
-            raise _v2_error(422, f"shape {shape} does not match {len(values)} values", name)
-        if rows is None:
-            rows = shape[0]
-        elif shape[0] != rows:
-            raise _v2_error(422, f"has {shape[0]} rows, other inputs have {rows}", name)
-        columns[name] = values
-    assert rows is not None
-    if rows == 0:
-        raise _v2_error(422, "inputs hold no rows")
-    if rows > limit:
-        raise _v2_error(413, f"{rows} rows; the limit is {limit}")
-    return [{name: columns[name][i] for name in columns} for i in range(rows)]
 
 
 async def infer_response(request: Request, batch_limit: int) -> Response:
@@ -183,46 +53,17 @@ async def infer_response(request: Request, batch_limit: int) -> Response:
             field_error(["body", *e["loc"]], e["msg"], e["type"])
             for e in exc.errors(include_url=False, include_input=False)
         ]
-        raise ApiError(422, errors, extra={"error": "invalid inference request"}) from None
+        raise v2_error(422, "invalid inference request", errors=errors) from None
     customers = customers_from_tensors(body.inputs, batch_limit)
-    wanted = [o.name for o in body.outputs] if body.outputs else ["churn_probability"]
-    for name in wanted:
-        if name not in OUTPUT_TYPES:
-            message = f"unknown output {name!r}; have {', '.join(OUTPUT_TYPES)}"
-            raise ApiError(
-                422,
-                [{"loc": ["body", "outputs"], "msg": message, "type": "value_error"}],
-                extra={"error": message},
-            )
+    wanted = requested_outputs([o.name for o in body.outputs] if body.outputs else None)
     try:
         predictions = await run_predictions(service, customers, explain=False)
     except InvalidCustomerError as exc:
-        first = exc.errors[0]
-        raise ApiError(
-            422,
-            [
-                {
-                    "loc": ["body", "inputs", e.field, e.index],
-                    "msg": e.message,
-                    "type": "value_error",
-                }
-                for e in exc.errors
-            ],
-            extra={"error": f"{first.field}[{first.index}]: {first.message}"},
-        ) from None
-    outputs = [
-        {
-            "name": name,
-            "shape": [len(predictions)],
-            "datatype": OUTPUT_TYPES[name],
-            "data": [getattr(p, name) for p in predictions],
-        }
-        for name in wanted
-    ]
+        raise invalid_tensor_values(exc) from None
     payload: dict[str, Any] = {
         "model_name": MODEL_NAME,
         "model_version": service.predictor.model_version,  # type: ignore[union-attr]
-        "outputs": outputs,
+        "outputs": encode_outputs(predictions, wanted),
     }
     if body.id is not None:
         payload["id"] = body.id
@@ -275,6 +116,7 @@ def build_router(batch_limit: int, dependencies: Sequence[Depends]) -> APIRouter
                 "name": MODEL_NAME,
                 "versions": [service.predictor.model_version],  # type: ignore[union-attr]
                 "platform": "lightgbm",
+                "parameters": {"signature": service.predictor.signature.as_dict()},  # type: ignore[union-attr]
                 "inputs": [
                     {"name": name, "datatype": DECLARED_TYPE[name], "shape": [-1]}
                     for name in DECLARED_TYPE
@@ -302,7 +144,7 @@ def build_router(batch_limit: int, dependencies: Sequence[Depends]) -> APIRouter
     async def infer(request: Request) -> Response:
         try:
             return await infer_response(request, batch_limit)
-        except ApiError as exc:  # V2 clients read "error"
+        except ApiError as exc:  # shared errors (body, readiness) get V2's "error" too
             if exc.extra is None:
                 message = exc.detail if isinstance(exc.detail, str) else "invalid request"
                 exc.extra = {"error": message}
