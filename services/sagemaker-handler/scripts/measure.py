@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from churn_core.samples import SAMPLE_CUSTOMERS
-from churn_core.testing import free_port
+from churn_testing import free_port
 
 
 def ping_ok(port: int) -> bool:

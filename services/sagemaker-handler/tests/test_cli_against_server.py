@@ -7,13 +7,15 @@ import pytest
 
 from churn_core.samples import SAMPLE_CUSTOMERS
 from sagemaker_handler import cli
-from sagemaker_handler.deploy import AwsOps, invoke
+from sagemaker_handler.deploy.client import AwsOps
+from sagemaker_handler.deploy.invoke import invoke
 
 
 @pytest.fixture(autouse=True)
 def fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
 
 
 @pytest.mark.parametrize("content_type", ["application/json", "text/csv"])

@@ -19,7 +19,9 @@ from botocore.exceptions import ClientError
 from moto.server import ThreadedMotoServer
 
 from sagemaker_handler import cli
-from sagemaker_handler.deploy import AwsOps, BatchSettings, EndpointSettings, batch, deploy
+from sagemaker_handler.deploy.batch import BatchSettings, batch
+from sagemaker_handler.deploy.client import AwsOps
+from sagemaker_handler.deploy.endpoint import EndpointSettings, deploy
 
 REGION = "eu-west-1"
 BUCKET = "churn-models"
@@ -230,7 +232,7 @@ def test_exact_parameters_sent_with_kms_and_redeploy(
         "EndpointName": "churn-kms", "EndpointConfigName": second["endpoint_config"],
     }  # fmt: skip
     # delete removes both generations of configs and models
-    from sagemaker_handler.deploy import delete
+    from sagemaker_handler.deploy.endpoint import delete
 
     removed = delete(ops, "churn-kms")
     for name in (first["model"], second["model"]):
@@ -275,7 +277,7 @@ def test_batch_csv_uses_the_endpoint_model(moto_url: str, aws: dict[str, Any], t
     ops = AwsOps(REGION, moto_url, out=io.StringIO(), sleep=lambda s: None)
     settings = EndpointSettings("churn-batch-ep", aws["role_arn"], BUCKET, poll_s=0.01)
     deployed = deploy(ops, tarball, settings)
-    from sagemaker_handler.deploy import model_of_endpoint
+    from sagemaker_handler.deploy.endpoint import model_of_endpoint
 
     model = model_of_endpoint(ops, "churn-batch-ep")
     assert model == deployed["model"]
@@ -294,7 +296,7 @@ def test_monitor_baseline_job_and_definition_on_moto(
     recorder = Recorder()
     recorder.answer("CreateMonitoringSchedule", {"MonitoringScheduleArn": "arn:schedule"})
     ops = AwsOps(REGION, moto_url, session=recorder.session, out=io.StringIO())
-    from sagemaker_handler.deploy import monitor
+    from sagemaker_handler.deploy.monitor import monitor
 
     settings = EndpointSettings("churn-monitored", aws["role_arn"], BUCKET)
     names = monitor(ops, settings, str(bundle_dir / "reference.csv"))

@@ -11,13 +11,9 @@ from typing import Any
 import pytest
 from botocore.stub import ANY, Stubber
 
-from sagemaker_handler.deploy import (
-    AwsOps,
-    DeployError,
-    EndpointSettings,
-    monitor,
-    wait_for_endpoint,
-)
+from sagemaker_handler.deploy.client import AwsOps, DeployError
+from sagemaker_handler.deploy.endpoint import EndpointSettings, wait_for_endpoint
+from sagemaker_handler.deploy.monitor import monitor
 
 ROLE = "arn:aws:iam::123456789012:role/churn-sagemaker"
 
@@ -31,7 +27,7 @@ def ops(monkeypatch: pytest.MonkeyPatch) -> AwsOps:
 
 
 def test_monitor_sends_exact_parameters(ops: AwsOps, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("sagemaker_handler.deploy.stamp", lambda: "20260101000000")
+    monkeypatch.setattr("sagemaker_handler.deploy.monitor.stamp", lambda: "20260101000000")
     settings = EndpointSettings("churn-endpoint", ROLE, "churn-models")
     results = "s3://churn-models/churn/sagemaker/monitoring/baseline/20260101000000"
     image = "468650794304.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-model-monitor-analyzer"
@@ -136,7 +132,7 @@ def test_waiter_reports_progress_and_the_failure_reason(ops: AwsOps):
 
 def test_waiter_is_bounded(ops: AwsOps):
     clock = iter(range(0, 10_000, 10))
-    import sagemaker_handler.deploy as deploy_module
+    import sagemaker_handler.deploy.client as deploy_module
 
     with Stubber(ops.client("sagemaker")) as stub:
         for _ in range(3):
@@ -165,7 +161,8 @@ def test_dry_run_monitor_prints_every_call(capsys: pytest.CaptureFixture[str]):
 
 
 def test_cli_defaults_match_the_deploy_module():
-    from sagemaker_handler import cli, deploy
+    from sagemaker_handler import cli
+    from sagemaker_handler.deploy import batch, monitor
 
-    assert cli.HOURLY == deploy.HOURLY
-    assert set(cli.BATCH_FORMATS) == set(deploy.FORMATS)
+    assert cli.HOURLY == monitor.HOURLY
+    assert set(cli.BATCH_FORMATS) == set(batch.FORMATS)

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from churn_testing.strategies import customers_strategy
 from sagemaker_handler.packaging import extract_tarball
 from sagemaker_handler.server import RequestContext, import_inference
 
@@ -78,20 +79,7 @@ def test_client_errors_carry_their_status(loaded, customers):
     assert caught.value.status_code == 406
 
 
-customer_strategy = st.fixed_dictionaries(
-    {
-        "CreditScore": st.integers(300, 900),
-        "Geography": st.sampled_from(["France", "Germany", "Spain"]),
-        "Gender": st.sampled_from(["Female", "Male"]),
-        "Age": st.integers(18, 100),
-        "Tenure": st.integers(0, 10),
-        "Balance": st.floats(0, 1e7, allow_nan=False, allow_infinity=False),
-        "NumOfProducts": st.integers(1, 4),
-        "HasCrCard": st.sampled_from([0, 1]),
-        "IsActiveMember": st.sampled_from([0, 1]),
-        "EstimatedSalary": st.floats(0, 1e7, allow_nan=False, allow_infinity=False),
-    }
-)
+customer_strategy = customers_strategy()  # every valid customer the schema allows
 
 
 @settings(

@@ -34,7 +34,7 @@ def rendered(*extra: str) -> dict[str, dict[str, Any]]:
     if shutil.which("bash") is None:
         pytest.skip("bash is needed to run setup-role.sh")
     done = subprocess.run(
-        ["bash", str(SCRIPT), "--print", "--bucket", BUCKET, "--prefix", PREFIX, *extra],
+        ["bash", str(SCRIPT), "--dry-run", "--bucket", BUCKET, "--prefix", PREFIX, *extra],
         capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
     documents = {}
@@ -116,7 +116,7 @@ def test_the_trust_policy_lets_only_sagemaker_assume_the_role(documents):
 @pytest.mark.parametrize("argv", [["--prefix", ""], ["--prefix", "churn/*"], ["--bucket", "*"]])
 def test_the_script_refuses_a_prefix_that_would_open_the_bucket(argv):
     done = subprocess.run(
-        ["bash", str(SCRIPT), "--print", "--bucket", BUCKET, *argv],
+        ["bash", str(SCRIPT), "--dry-run", "--bucket", BUCKET, *argv],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert done.returncode == 2

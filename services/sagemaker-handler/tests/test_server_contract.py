@@ -6,27 +6,25 @@ import csv
 import io
 import json
 import tarfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
-from smh_helpers import RunningServer, start_serve, wait_ready
 
-from churn_core.testing import free_port
+from churn_testing import free_port
 from sagemaker_handler.server import HandlerState, make_server
 
-FEATURES = (
-    "CreditScore", "Geography", "Gender", "Age", "Tenure", "Balance",
-    "NumOfProducts", "HasCrCard", "IsActiveMember", "EstimatedSalary",
-)  # fmt: skip
-
-
-def csv_rows(customers: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows([c[f] for f in FEATURES] for c in customers)
-    return out.getvalue()
+from .smh_helpers import (
+    BAD_CSV_CELLS,
+    FEATURES,
+    MALFORMED_BODIES,
+    UNSUPPORTED_ACCEPTS,
+    UNSUPPORTED_CONTENT_TYPES,
+    HandlerServer,
+    csv_rows,
+    start_serve,
+)
 
 
 def probabilities(body: bytes) -> list[float]:
@@ -42,13 +40,13 @@ def assert_close(served: list[float], expected: list[float], tolerance: float = 
     assert max(abs(a - b) for a, b in zip(served, expected, strict=True)) <= tolerance
 
 
-def test_ping_is_200_once_loaded_and_port_comes_from_the_environment(server: RunningServer):
+def test_ping_is_200_once_loaded_and_port_comes_from_the_environment(server: HandlerServer):
     status, _, body = server.request("GET", "/ping")
     assert status == 200
     assert body == b""
 
 
-def test_one_customer_object(server: RunningServer, customers, predictor):
+def test_one_customer_object(server: HandlerServer, customers, predictor):
     status, headers, body = server.invoke(customers[0])
     assert status == 200
     assert headers["Content-Type"] == "application/json"
@@ -150,7 +148,7 @@ def test_explain_as_csv_columns_add_up(server, customers):
         assert abs(sum(map(float, row[4:])) - float(row[0])) <= 1e-6
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-npy", "image/png"])
+@pytest.mark.parametrize("content_type", UNSUPPORTED_CONTENT_TYPES)
 def test_unsupported_content_type_is_415(server, customers, content_type):
     status, headers, body = server.invoke(json.dumps(customers[0]), content_type)
     assert status == 415
@@ -158,7 +156,7 @@ def test_unsupported_content_type_is_415(server, customers, content_type):
     assert "unsupported content type" in json.loads(body)["error"]
 
 
-@pytest.mark.parametrize("accept", ["application/xml", "application/x-protobuf"])
+@pytest.mark.parametrize("accept", UNSUPPORTED_ACCEPTS)
 def test_unsupported_accept_is_406(server, customers, accept):
     status, _, body = server.invoke(customers[0], Accept=accept)
     assert status == 406
@@ -174,17 +172,7 @@ def test_bad_json_field_is_400_naming_the_field(server, customers):
     assert errors == {(0, "Tenure"), (1, "Age"), (1, "Geography")}
 
 
-@pytest.mark.parametrize(
-    ("row", "field"),
-    [
-        ("abc,France,Male,45,3,100.0,1,1,0,5000.0", "CreditScore"),
-        ("650,France,Male,45.5,3,100.0,1,1,0,5000.0", "Age"),
-        ("650,Mars,Male,45,3,100.0,1,1,0,5000.0", "Geography"),
-        ("650,France,Male,45,3,-1.0,1,1,0,5000.0", "Balance"),
-        ("650,France,Male,45,3,100.0,1,2,0,5000.0", "HasCrCard"),
-        ("650,France,Male,45,3,100.0,1,1,0,nan", "EstimatedSalary"),
-    ],
-)
+@pytest.mark.parametrize(("row", "field"), BAD_CSV_CELLS)
 def test_bad_csv_cell_is_400_naming_the_field(server, row, field):
     status, _, body = server.invoke(row + "\n", "text/csv")
     assert status == 400
@@ -195,15 +183,7 @@ def test_bad_csv_cell_is_400_naming_the_field(server, row, field):
 
 @pytest.mark.parametrize(
     ("body", "content_type", "message"),
-    [
-        ("{not json", "application/json", "not valid JSON"),
-        ("[]", "application/json", "no customers"),
-        ("[1, 2]", "application/json", "instance 0"),
-        ('{"instances": [], "parameters": {"explain": "yes"}}', "application/json", "explain"),
-        ("1,2,3\n", "text/csv", "expected 10 columns"),
-        ("", "text/csv", "no customers"),
-        (b"\xff\xfe", "text/csv", "UTF-8"),
-    ],
+    [*MALFORMED_BODIES, (b"\xff\xfe", "text/csv", "UTF-8")],
 )
 def test_malformed_bodies_are_400(server, body, content_type, message):
     status, _, answer = server.invoke(body, content_type)
@@ -277,15 +257,16 @@ def test_tampered_tarball_is_refused_by_model_fn(tarball: Path, tmp_path: Path):
         inference.model_fn(str(model_dir))
 
 
-def test_serve_exits_on_a_tampered_tarball(tarball: Path, tmp_path: Path):
+def test_serve_stays_up_unready_on_a_tampered_tarball(tarball: Path, tmp_path: Path):
     bad = tampered_copy(tarball, tmp_path / "bad.tar.gz")
-    process = start_serve(bad, free_port())
+    port = free_port()
+    process = start_serve(bad, port)
     try:
-        _, stderr = process.communicate(timeout=90)
+        status, body = process.wait_refused()
     finally:
-        if process.poll() is None:
-            process.kill()
-    assert process.returncode == 1
+        process.stop()
+    stderr = process.output()  # stdout and stderr together
+    assert (status, body) == (503, {"error": "model bundle missing or invalid"})
     assert "BundleError" in stderr
     assert "checksum mismatch for model.txt" in stderr
     assert "Traceback" not in stderr
@@ -296,16 +277,11 @@ def test_serve_from_an_extracted_model_dir_with_port_flag(tarball: Path, tmp_pat
     from sagemaker_handler.packaging import extract_tarball
 
     model_dir = extract_tarball(tarball, tmp_path / "opt-ml-model")
-    port = free_port()
-    started = time.perf_counter()
-    process = start_serve(model_dir, port, env={"SAGEMAKER_BIND_TO_PORT": "1"})
-    running = RunningServer(process, f"http://127.0.0.1:{port}", 0.0)
+    running = start_serve(model_dir, free_port(), env={"SAGEMAKER_BIND_TO_PORT": "1"})
     try:
-        wait_ready(process, running.url)
-        running.cold_start_s = time.perf_counter() - started
+        running.wait_ready(90)
         status, _, body = running.invoke(customers[:2])
         assert status == 200
         assert len(json.loads(body)["predictions"]) == 2
     finally:
-        process.terminate()
-        assert process.wait(timeout=15) == 0  # SIGTERM is a clean shutdown
+        assert running.stop(timeout=15) == 0  # SIGTERM is a clean shutdown

@@ -24,11 +24,11 @@ PYTHON_310 = Path(
 )
 IMAGE_PINS = [f"{name}=={version}" for name, version in TARGET_RUNTIME["image_packages"].items()]
 
-# Runs inside the 3.10 venv, with the code directory on sys.path as the container's gunicorn has.
+# Runs inside the 3.10 venv from the code directory (`python -c` puts the working directory on
+# sys.path), so inference.py imports as the container's gunicorn imports it.
 HANDLER_RUN = r"""
 import json, sys, platform
 model_dir, customers_file = sys.argv[1], sys.argv[2]
-sys.path.insert(0, model_dir + "/code")
 import inference
 customers = json.load(open(customers_file))
 model = inference.model_fn(model_dir)
@@ -90,7 +90,8 @@ def test_tarball_runs_on_the_scikit_learn_1_4_2_image_runtime(
     customers_file = tmp_path / "customers.json"
     customers_file.write_text(json.dumps(customers))
     script = HANDLER_RUN.replace("inference.FEATURES_ORDER", repr([f for f in customers[0]]))
-    output = run([python, "-c", script, str(model_dir), str(customers_file)])
+    command = [python, "-c", script, str(model_dir), str(customers_file)]
+    output = run(command, cwd=model_dir / "code")
     result = json.loads(output.split("RESULT ", 1)[1])
 
     assert result["python"].startswith("3.10.")

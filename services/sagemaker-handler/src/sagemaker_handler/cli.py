@@ -5,33 +5,35 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from sagemaker_handler import deploy as aws
+from pydantic import ValidationError
 
-DEFAULT_MODEL = os.environ.get("SM_MODEL_DIR", "/opt/ml/model")
-# Literals, not deploy.HOURLY / deploy.FORMATS: `serve` should not pay for importing boto3.
+from churn_core.cli_help import show_defaults
+from sagemaker_handler.config import Settings
+
+if TYPE_CHECKING:
+    from sagemaker_handler.deploy.client import AwsOps
+    from sagemaker_handler.deploy.endpoint import EndpointSettings
+
+# Literals, not monitor.HOURLY / batch.FORMATS: `serve` should not pay for importing boto3.
 HOURLY = "cron(0 * ? * * *)"
 BATCH_FORMATS = ("csv", "jsonl")
 
 
-def _env_default(*names: str, default: str | None = None) -> str | None:
-    return next((os.environ[n] for n in names if os.environ.get(n)), default)
-
-
-def _aws_parent() -> argparse.ArgumentParser:
+def _aws_parent(env: Settings) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     parent.add_argument(
-        "--region", default=_env_default("AWS_REGION", "AWS_DEFAULT_REGION", default="eu-west-1")
+        "--region",
+        default=env.region,
+        help="AWS region; default: $AWS_REGION, $AWS_DEFAULT_REGION, else the profile's",
     )
     parent.add_argument(
         "--endpoint-url",
-        default=_env_default("AWS_ENDPOINT_URL"),
+        default=env.endpoint_url,
         help="send every AWS call here (a moto server in tests); default $AWS_ENDPOINT_URL",
     )
     parent.add_argument("--dry-run", action="store_true", help="print the API calls, make none")
@@ -39,20 +41,34 @@ def _aws_parent() -> argparse.ArgumentParser:
     return parent
 
 
-def _endpoint_parent() -> argparse.ArgumentParser:
+def _endpoint_parent(env: Settings) -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--role-arn", default=_env_default("SAGEMAKER_ROLE_ARN"))
-    parent.add_argument("--bucket", default=_env_default("SAGEMAKER_BUCKET"))
+    parent.add_argument("--role-arn", default=env.role_arn)
+    parent.add_argument("--bucket", default=env.bucket)
     parent.add_argument("--prefix", default="churn/sagemaker")
     parent.add_argument("--kms-key-id", default=None, help="KMS key for volumes, capture, S3")
     return parent
 
 
-def build_parser() -> argparse.ArgumentParser:
+def resolve_region(explicit: str | None) -> str:
+    """``--region``, else AWS_REGION or AWS_DEFAULT_REGION (the Settings), else boto3's own
+    chain: the profile's configuration. Never a silent default region."""
+    import boto3
+
+    region = explicit or Settings().region or boto3.Session().region_name
+    if not region:
+        raise SystemExit(
+            "error: no AWS region: pass --region, set AWS_REGION, or give the profile a region"
+        )
+    return region
+
+
+def build_parser(env: Settings | None = None) -> argparse.ArgumentParser:
+    env = env or Settings()
     parser = argparse.ArgumentParser(prog="sagemaker-handler", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true")
     sub = parser.add_subparsers(dest="command", required=True)
-    aws_opts, endpoint_opts = _aws_parent(), _endpoint_parent()
+    aws_opts, endpoint_opts = _aws_parent(env), _endpoint_parent(env)
 
     p = sub.add_parser("package", help="build model.tar.gz for the scikit-learn container")
     p.add_argument("--model-dir", required=True, type=Path)
@@ -60,9 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wheel", type=Path, help="a prebuilt churn-core wheel (default: uv build)")
 
     p = sub.add_parser("serve", help="run the SageMaker container contract (the BYOC entrypoint)")
-    p.add_argument("--model", default=DEFAULT_MODEL, help="model.tar.gz or an extracted model dir")
+    p.add_argument("--model", default=env.model_dir, help="model.tar.gz or an extracted model dir")
     p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - the container's published port
-    p.add_argument("--port", type=int, default=None, help="default $SAGEMAKER_BIND_TO_PORT or 8080")
+    p.add_argument(
+        "--port", type=int, default=env.port, help="default $SAGEMAKER_BIND_TO_PORT or 8080"
+    )
 
     p = sub.add_parser("deploy", parents=[aws_opts, endpoint_opts], help="upload and deploy")
     p.add_argument("--model", required=True, type=Path, help="model.tar.gz from `package`")
@@ -105,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--wait", action="store_true")
     p.add_argument("--timeout", type=float, default=3600.0)
     p.add_argument("--poll", type=float, default=30.0)
-    return parser
+    return show_defaults(parser)
 
 
 def _require(args: argparse.Namespace, *names: str) -> None:
@@ -117,11 +135,11 @@ def _require(args: argparse.Namespace, *names: str) -> None:
         )
 
 
-def _settings(args: argparse.Namespace) -> aws.EndpointSettings:
-    from sagemaker_handler import deploy as aws
+def _endpoint_settings(args: argparse.Namespace) -> EndpointSettings:
+    from sagemaker_handler.deploy.endpoint import EndpointSettings
 
     _require(args, "role_arn", "bucket")
-    return aws.EndpointSettings(
+    return EndpointSettings(
         endpoint_name=args.endpoint_name,
         role_arn=args.role_arn,
         bucket=args.bucket,
@@ -144,66 +162,96 @@ def _package(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from sagemaker_handler.server import serve
 
-    port = args.port or int(os.environ.get("SAGEMAKER_BIND_TO_PORT") or 8080)
-    return serve(args.model, args.host, port)
+    return serve(args.model, args.host, args.port)
 
 
 def _run_aws(args: argparse.Namespace) -> int:
-    from churn_core.samples import SAMPLE_CUSTOMERS
-    from sagemaker_handler import deploy as aws
+    from sagemaker_handler.deploy.client import AwsOps
 
-    ops = aws.AwsOps(region=args.region, endpoint_url=args.endpoint_url, dry_run=args.dry_run)
-    if args.command == "deploy":
-        settings = _settings(args)
-        settings.instance_type, settings.instance_count = args.instance_type, args.instance_count
-        settings.image_uri, settings.capture_percent = args.image_uri, args.capture_percent
-        settings.timeout_s, settings.poll_s, settings.wait = (
-            args.timeout,
-            args.poll,
-            not args.no_wait,
-        )
-        print(json.dumps(aws.deploy(ops, args.model, settings), indent=2))
-    elif args.command == "test":
-        predictions = aws.invoke(
-            ops, args.endpoint_name, SAMPLE_CUSTOMERS, args.explain, args.content_type
-        )
-        for customer, prediction in zip(SAMPLE_CUSTOMERS, predictions, strict=False):
-            print(
-                f"{customer['Geography']:8} age {customer['Age']:3}: "
-                f"p={prediction['churn_probability']:.4f} {prediction['risk_level']}"
-            )
-    elif args.command == "status":
-        aws.status(ops, args.endpoint_name)
-    elif args.command == "delete":
-        aws.delete(ops, args.endpoint_name)
-    elif args.command == "autoscale":
-        scaling = aws.ScalingSettings(
-            args.min_capacity, args.max_capacity, args.target,
-            args.scale_in_cooldown, args.scale_out_cooldown,
-        )  # fmt: skip
-        aws.autoscale(ops, args.endpoint_name, scaling=scaling)
-    elif args.command == "monitor":
-        settings = _settings(args)
-        aws.monitor(ops, settings, args.baseline_data, args.instance_type, args.schedule)
-    elif args.command == "batch":
-        return _batch(ops, args)
+    ops = AwsOps(
+        region=resolve_region(args.region), endpoint_url=args.endpoint_url, dry_run=args.dry_run
+    )
+    commands = {
+        "deploy": _deploy,
+        "test": _test,
+        "status": _status,
+        "delete": _delete,
+        "autoscale": _autoscale,
+        "monitor": _monitor,
+        "batch": _batch,
+    }
+    commands[args.command](ops, args)
     return 0
 
 
-def _batch(ops: aws.AwsOps, args: argparse.Namespace) -> int:
-    from sagemaker_handler import deploy as aws
+def _deploy(ops: AwsOps, args: argparse.Namespace) -> None:
+    from sagemaker_handler.deploy.endpoint import deploy
 
-    settings = _settings(args)
-    suffix = aws.stamp()
+    settings = _endpoint_settings(args)
+    settings.instance_type, settings.instance_count = args.instance_type, args.instance_count
+    settings.image_uri, settings.capture_percent = args.image_uri, args.capture_percent
+    settings.timeout_s, settings.poll_s = args.timeout, args.poll
+    settings.wait = not args.no_wait
+    print(json.dumps(deploy(ops, args.model, settings), indent=2))
+
+
+def _test(ops: AwsOps, args: argparse.Namespace) -> None:
+    from churn_core.samples import SAMPLE_CUSTOMERS
+    from sagemaker_handler.deploy.invoke import invoke
+
+    predictions = invoke(ops, args.endpoint_name, SAMPLE_CUSTOMERS, args.explain, args.content_type)
+    for customer, prediction in zip(SAMPLE_CUSTOMERS, predictions, strict=False):
+        print(
+            f"{customer['Geography']:8} age {customer['Age']:3}: "
+            f"p={prediction['churn_probability']:.4f} {prediction['risk_level']}"
+        )
+
+
+def _status(ops: AwsOps, args: argparse.Namespace) -> None:
+    from sagemaker_handler.deploy.endpoint import status
+
+    status(ops, args.endpoint_name)
+
+
+def _delete(ops: AwsOps, args: argparse.Namespace) -> None:
+    from sagemaker_handler.deploy.endpoint import delete
+
+    delete(ops, args.endpoint_name)
+
+
+def _autoscale(ops: AwsOps, args: argparse.Namespace) -> None:
+    from sagemaker_handler.deploy.autoscale import ScalingSettings, autoscale
+
+    scaling = ScalingSettings(
+        args.min_capacity, args.max_capacity, args.target,
+        args.scale_in_cooldown, args.scale_out_cooldown,
+    )  # fmt: skip
+    autoscale(ops, args.endpoint_name, scaling=scaling)
+
+
+def _monitor(ops: AwsOps, args: argparse.Namespace) -> None:
+    from sagemaker_handler.deploy.monitor import monitor
+
+    settings = _endpoint_settings(args)
+    monitor(ops, settings, args.baseline_data, args.instance_type, args.schedule)
+
+
+def _batch(ops: AwsOps, args: argparse.Namespace) -> None:
+    from sagemaker_handler.deploy.batch import BatchSettings, batch, wait_for_transform
+    from sagemaker_handler.deploy.client import stamp, upload
+    from sagemaker_handler.deploy.endpoint import model_of_endpoint
+
+    settings = _endpoint_settings(args)
+    suffix = stamp()
     input_uri = args.input
     if not input_uri.startswith("s3://"):
         source = Path(input_uri)
         key = f"{settings.prefix.strip('/')}/batch/input/{suffix}/{source.name}"
-        input_uri = aws.upload(ops, source, settings.bucket, key, settings.kms_key_id)
-    model_name = args.model_name or aws.model_of_endpoint(ops, args.endpoint_name)
-    job = aws.batch(
+        input_uri = upload(ops, source, settings.bucket, key, settings.kms_key_id)
+    model_name = args.model_name or model_of_endpoint(ops, args.endpoint_name)
+    job = batch(
         ops,
-        aws.BatchSettings(
+        BatchSettings(
             model_name=model_name,
             input_uri=input_uri,
             output_uri=args.output or settings.s3_uri("batch", "output", suffix),
@@ -214,12 +262,17 @@ def _batch(ops: aws.AwsOps, args: argparse.Namespace) -> int:
         ),
     )
     if args.wait and not ops.dry_run:
-        aws.wait_for_transform(ops, job, args.timeout, args.poll)
-    return 0
+        wait_for_transform(ops, job, args.timeout, args.poll)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        env = Settings()
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        print(f"error: invalid setting in the environment: {fields}", file=sys.stderr)
+        return 2
+    args = build_parser(env).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -236,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(args)
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from sagemaker_handler.deploy import DeployError
+    from sagemaker_handler.deploy.client import DeployError
 
     try:
         return _run_aws(args)

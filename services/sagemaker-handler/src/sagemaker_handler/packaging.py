@@ -20,21 +20,42 @@ from pathlib import Path
 from typing import Any
 
 from churn_core import Predictor
+from churn_core.signing import SIGNATURE_FILE
 
-# What AWS's image sagemaker-scikit-learn:1.4-2-cpu-py3 preinstalls (docker/1.4-2 in
-# aws/sagemaker-scikit-learn-container). churn-core serves with numpy, lightgbm and pydantic only,
-# so the image's scikit-learn is never imported; numpy is the one package we share with it.
+# AWS scikit-learn images the tarball is served on by tests/test_framework_stack.py (their
+# requirements.txt from aws/sagemaker-scikit-learn-container, at the commit named): the oldest
+# and the newest we claim. churn-core serves with numpy, lightgbm and pydantic only, so the
+# image's scikit-learn is never called; numpy is the one package we share with the image.
+SUPPORTED_IMAGES: list[dict[str, Any]] = [
+    {
+        "image": "1.4-2",
+        "python": "3.10",
+        "image_packages": {"numpy": "2.1.0", "scikit-learn": "1.4.2"},
+        "source": "aws/sagemaker-scikit-learn-container@5efefe7 docker/1.4-2",
+    },
+    {
+        "image": "1.4-2-py312",
+        "python": "3.12",
+        "image_packages": {"numpy": "2.5.1", "scikit-learn": "1.9.0"},
+        "source": "aws/sagemaker-scikit-learn-container@eae7b6b docker/1.4-2-py312",
+    },
+]
+# The image deploy targets by default: sagemaker-scikit-learn:1.4-2-cpu-py3, the oldest supported.
 TARGET_RUNTIME: dict[str, Any] = {
     "framework": "sklearn",
-    "framework_version": "1.4-2",
-    "python": "3.10",
-    "image_packages": {"numpy": "2.1.0", "scikit-learn": "1.4.2"},
+    "framework_version": SUPPORTED_IMAGES[0]["image"],
+    "python": SUPPORTED_IMAGES[0]["python"],
+    "image_packages": SUPPORTED_IMAGES[0]["image_packages"],
     "sagemaker_program": "inference.py",
+    "supported_images": SUPPORTED_IMAGES,
 }
 CODE_DIR = "code"
 RUNTIME_FILE = "runtime.json"
 # Pinned in requirements.txt: the booster text format is read by the lightgbm that wrote it.
 PINNED = ("lightgbm", "pydantic")
+# A signed bundle (model.sig in the tarball) is verified by model_fn when trusted keys are set:
+# the wheel's [signing] extra, pinned to the versions verified here (all support Python 3.10).
+SIGNING_PINNED = ("model-signing", "pyopenssl")
 
 
 @dataclass(frozen=True)
@@ -72,10 +93,13 @@ def build_core_wheel(out_dir: Path, workspace: Path | None = None) -> Path:
     return wheels[0]
 
 
-def requirements_for(manifest: dict[str, Any], wheel_name: str) -> list[str]:
+def requirements_for(manifest: dict[str, Any], wheel_name: str, signed: bool = False) -> list[str]:
     trained_with = manifest.get("library_versions") or {}
     pins = [f"{name}=={trained_with.get(name) or metadata.version(name)}" for name in PINNED]
-    return [f"./{wheel_name}", *pins]
+    if not signed:
+        return [f"./{wheel_name}", *pins]
+    pins += [f"{name}=={metadata.version(name)}" for name in SIGNING_PINNED]
+    return [f"./{wheel_name}[signing]", *pins]
 
 
 def package_model(
@@ -88,7 +112,8 @@ def package_model(
         raise ValueError(f"{model_dir} already has a {CODE_DIR}/ entry; pass the bundle directory")
     with tempfile.TemporaryDirectory() as scratch:
         wheel = wheel or build_core_wheel(Path(scratch))
-        requirements = requirements_for(predictor.manifest, wheel.name)
+        signed = (model_dir / SIGNATURE_FILE).is_file()
+        requirements = requirements_for(predictor.manifest, wheel.name, signed)
         runtime = {
             **TARGET_RUNTIME,
             "model_version": predictor.model_version,

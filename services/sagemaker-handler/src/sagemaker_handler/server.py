@@ -12,6 +12,7 @@ import importlib.util
 import inspect
 import json
 import logging
+import os
 import signal
 import socket
 import sys
@@ -25,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from sagemaker_handler.packaging import CODE_DIR, extract_tarball
+from sagemaker_handler.packaging import CODE_DIR, extract_tarball, inference_source
 
 log = logging.getLogger("sagemaker_handler.server")
 
@@ -84,6 +85,22 @@ def _call(fn: Any, *args: Any, context: RequestContext) -> Any:
     return fn(*args, context) if takes == len(args) + 1 else fn(*args)
 
 
+def refuse_foreign_code(model_dir: Path) -> None:
+    """Under a trust policy, run only this image's inference.py.
+
+    model.sig covers the bundle, not ``code/``: whoever can rewrite the tarball could replace
+    the verifier itself. With trusted keys configured, the tarball's code/inference.py must be
+    byte for byte the one installed here, or the model is refused before any of it runs.
+    """
+    from churn_core.signing import TRUST_ENV, SignatureError
+
+    if not os.environ.get(TRUST_ENV, "").strip():
+        return
+    script = model_dir / CODE_DIR / "inference.py"
+    if not script.is_file() or script.read_bytes() != inference_source():
+        raise SignatureError(f"{script} is not this image's inference code; refusing to run it")
+
+
 @dataclass
 class HandlerState:
     module: ModuleType | None = None
@@ -93,13 +110,15 @@ class HandlerState:
 
     def load(self, model_dir: Path) -> None:
         started = time.perf_counter()
+        refuse_foreign_code(model_dir)
         self.module = import_inference(model_dir)
         self.model = self.module.model_fn(str(model_dir))
         self.ready.set()
         log.info("model_fn finished in %.2fs; ready", time.perf_counter() - started)
 
     def invoke(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
-        assert self.module is not None
+        if self.module is None:
+            raise RuntimeError("invoke() before load(): the handler module is not imported")
         content_type = headers.get("content-type") or headers.get("contenttype") or ""
         accept = headers.get("accept") or "application/json"
         context = RequestContext(headers)
@@ -185,7 +204,11 @@ def make_server(state: HandlerState, host: str, port: int) -> ThreadingHTTPServe
 
 
 def serve(model: str | Path, host: str, port: int) -> int:
-    """Bind first (so /ping can say 503 while loading), load, serve until SIGTERM/SIGINT."""
+    """Bind first (so /ping can say 503 while loading), load, serve until SIGTERM/SIGINT.
+
+    A model that fails to load (missing, tampered, not signed by a trusted key) does not stop the
+    server: /ping keeps answering 503 with the reason, which is what SageMaker's health check and
+    an operator see."""
     state = HandlerState()
     server = make_server(state, host, port)
     log.info("listening on %s:%d", *server.server_address[:2])
@@ -199,19 +222,16 @@ def serve(model: str | Path, host: str, port: int) -> int:
     signal.signal(signal.SIGINT, shutdown)
 
     with tempfile.TemporaryDirectory(prefix="sagemaker-model-") as workdir:
-        exit_code = 0
 
         def load() -> None:
-            nonlocal exit_code
             try:
                 state.load(model_dir_from(model, workdir))
             except Exception as exc:
-                state.failed = f"model failed to load: {type(exc).__name__}: {exc}"
-                print(state.failed, file=sys.stderr)
-                exit_code = 1
-                shutdown()
+                # Stay up: /ping answers 503 with a reason safe to publish; the log has detail.
+                state.failed = getattr(exc, "public_reason", None) or "model failed to load"
+                print(f"model failed to load: {type(exc).__name__}: {exc}", file=sys.stderr)
 
         threading.Thread(target=load, name="model-loader", daemon=True).start()
         server.serve_forever(poll_interval=0.2)
         server.server_close()
-    return exit_code
+    return 0

@@ -4,8 +4,11 @@ Runs on the AWS scikit-learn 1.4-2 image (Python 3.10), so: no 3.11-only syntax 
 Only transport lives in this file: parsing bodies and rendering answers. Validation, features,
 the model and explanations are all churn_core's, the same code every other service calls.
 
-Client errors are raised as HandlerError subclasses carrying ``status_code`` (400/406/415), the
-convention of the SageMaker inference toolkit; ``sagemaker-handler serve`` answers with it.
+Client errors are HandlerError subclasses carrying ``status_code`` (400/406/415), the convention
+of the SageMaker inference toolkit; ``sagemaker-handler serve`` answers with it. The scikit-learn
+image's own server (sagemaker_containers: Flask under gunicorn) turns any exception from
+input_fn / predict_fn into a 500 HTML page, so inside its Flask request the error travels as a
+value to output_fn, which answers it with a response object carrying its status (see _answer).
 """
 
 from __future__ import annotations
@@ -13,11 +16,46 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from churn_core import InvalidCustomerError, Predictor
-from churn_core.schema import FEATURES, customers_from_csv
+
+def _installed_before_vendored() -> None:
+    """Put setuptools' vendored copies behind the installed packages on sys.path.
+
+    Why this exists: on AWS's scikit-learn image the serving process imports pkg_resources, which
+    appends setuptools/_vendor to sys.path; sagemaker_containers hands that sys.path to gunicorn
+    as ``--pythonpath`` and gunicorn puts it in front of each worker's path. setuptools' vendored
+    typing_extensions then hides the installed one, and pydantic-core fails to import (seen with
+    setuptools 80.9: "cannot import name 'Sentinel' from 'typing_extensions'"). Whatever versions
+    resolve, a vendored copy must never stand in for an installed distribution: move every
+    ``_vendor`` directory of setuptools/pkg_resources to the end of sys.path (pkg_resources still
+    finds its own copies there) and forget modules already imported from one, so the next import
+    resolves to the installed package.
+    """
+    vendored = [entry for entry in sys.path if _is_vendor_dir(entry)]
+    if not vendored:
+        return
+    sys.path[:] = [entry for entry in sys.path if entry not in vendored] + vendored
+    roots = tuple(os.path.join(entry.rstrip(os.sep), "") for entry in vendored)
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None) or ""
+        if origin.startswith(roots):
+            del sys.modules[name]
+
+
+def _is_vendor_dir(entry: str) -> bool:
+    parent, name = os.path.split(entry.rstrip(os.sep))
+    return name == "_vendor" and os.path.basename(parent) in ("setuptools", "pkg_resources")
+
+
+_installed_before_vendored()
+
+from churn_core import InvalidCustomerError, Predictor  # noqa: E402
+from churn_core.envelope import EnvelopeError, parse_envelope  # noqa: E402
+from churn_core.schema import FEATURES, customers_from_csv  # noqa: E402
 
 JSON = "application/json"
 JSON_LINES = "application/jsonlines"
@@ -59,20 +97,78 @@ class UnsupportedAccept(HandlerError):
 class ChurnRequest:
     customers: list[dict[str, Any]]
     explain: bool = False
+    error: HandlerError | None = None  # set only inside the image's Flask worker (see _reject)
 
 
 @dataclass
 class ChurnResult:
     predictions: list[dict[str, Any]] = field(default_factory=list)
     model_version: str = ""
+    error: HandlerError | None = None
 
 
 def model_fn(model_dir: str) -> Predictor:
     # Verifies the sha256 of every bundle file; a tampered bundle raises BundleError here.
-    return Predictor.from_bundle(model_dir)
+    predictor = Predictor.from_bundle(model_dir)
+    predictor.warm_up()  # before /ping answers, so the first request pays no lazy setup
+    return predictor
 
 
 def input_fn(input_data: Any, content_type: str, context: Any = None) -> ChurnRequest:
+    try:
+        return _parse_request(input_data, content_type, context)
+    except HandlerError as exc:
+        return ChurnRequest([], error=_reject(exc))
+
+
+def predict_fn(data: ChurnRequest, model: Predictor) -> ChurnResult:
+    if data.error is not None:
+        return ChurnResult(error=data.error)
+    try:
+        predictions = model.predict(data.customers, explain=data.explain)
+    except InvalidCustomerError as exc:
+        errors = [e.as_dict() for e in exc.errors]
+        invalid = InvalidInput(f"invalid customers: {exc}", errors)
+        return ChurnResult(error=_reject(invalid))
+    return ChurnResult([p.model_dump() for p in predictions], model.model_version)
+
+
+def output_fn(prediction: ChurnResult, accept: str) -> Any:
+    """(body, content type); inside the image's Flask worker, a client error as a response."""
+    try:
+        if prediction.error is not None:
+            raise prediction.error
+        return _render(prediction, _accepted(accept))
+    except HandlerError as exc:
+        return _answer(_reject(exc))
+
+
+def _reject(exc: HandlerError) -> HandlerError:
+    """Raise a client error where the server maps ``status_code`` (``serve``, the inference
+    toolkit); return it inside the image's Flask worker, where raising would answer 500."""
+    if _flask_request() is None:
+        raise exc
+    return exc
+
+
+def _answer(exc: HandlerError) -> Any:
+    """The client error as the framework's response type: a Flask response with its status."""
+    import flask
+
+    body = json.dumps(exc.as_dict())
+    return flask.Response(body, status=exc.status_code, mimetype=JSON)
+
+
+def _flask_request() -> Any:
+    """The Flask request being served, or None outside Flask (and where Flask is absent)."""
+    try:
+        import flask
+    except ImportError:
+        return None
+    return flask.request if flask.has_request_context() else None
+
+
+def _parse_request(input_data: Any, content_type: str, context: Any) -> ChurnRequest:
     media_type = _media_type(content_type) or JSON
     if media_type not in CONTENT_TYPES:
         raise UnsupportedContentType(
@@ -91,17 +187,7 @@ def input_fn(input_data: Any, content_type: str, context: Any = None) -> ChurnRe
     return request
 
 
-def predict_fn(data: ChurnRequest, model: Predictor) -> ChurnResult:
-    try:
-        predictions = model.predict(data.customers, explain=data.explain)
-    except InvalidCustomerError as exc:
-        errors = [e.as_dict() for e in exc.errors]
-        raise InvalidInput(f"invalid customers: {exc}", errors) from None
-    return ChurnResult([p.model_dump() for p in predictions], model.model_version)
-
-
-def output_fn(prediction: ChurnResult, accept: str) -> tuple[str, str]:
-    media_type = _accepted(accept)
+def _render(prediction: ChurnResult, media_type: str) -> tuple[str, str]:
     if media_type == CSV:
         return _to_csv(prediction.predictions), CSV
     if media_type == JSON_LINES:
@@ -158,20 +244,19 @@ def _request_from_json(text: str) -> ChurnRequest:
         body = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"the request body is not valid JSON: {exc.msg}") from None
-    explain = False
-    if isinstance(body, dict) and "instances" in body:
-        parameters = body.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            raise InvalidInput("parameters must be an object")
-        explain = parameters.get("explain", False)
-        if not isinstance(explain, bool):
-            raise InvalidInput("parameters.explain must be true or false")
-        body = body["instances"]
-    customers = body if isinstance(body, list) else [body]
-    for i, customer in enumerate(customers):
-        if not isinstance(customer, dict):
-            raise InvalidInput(f"instance {i} must be an object with the customer fields")
-    return ChurnRequest(customers, explain)
+    if not (isinstance(body, dict) and "instances" in body):
+        body = {"instances": body if isinstance(body, list) else [body]}  # one or a list
+    try:
+        envelope = parse_envelope(body)
+    except EnvelopeError as exc:
+        raise InvalidInput(str(exc)) from None
+    except InvalidCustomerError as exc:
+        first = exc.errors[0].index
+        raise InvalidInput(
+            f"instance {first} must be an object with the customer fields",
+            [e.as_dict() for e in exc.errors],
+        ) from None
+    return ChurnRequest(envelope.instances, envelope.explain)
 
 
 def _customers_from_csv(text: str) -> list[dict[str, Any]]:
@@ -196,13 +281,8 @@ def _explain_attribute(context: Any) -> bool:
         except (AttributeError, IndexError, TypeError):
             headers = None
     if headers is None:
-        try:
-            import flask
-
-            if flask.has_request_context():
-                headers = flask.request.headers
-        except ImportError:
-            headers = None
+        request = _flask_request()
+        headers = request.headers if request is not None else None
     if not headers:
         return False
     value = ""
