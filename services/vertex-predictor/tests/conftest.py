@@ -1,18 +1,15 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+from churn_testing import free_port
 
-from cpr_process import RunningServer, start_server
-from fake_vertex_api import FakeVertexApi
-
-from churn_core.testing import free_port
+from .cpr_process import CprServer, start_server
+from .fake_vertex_api import FakeVertexApi
 
 MODEL_BUCKET = "churn-models"
 
@@ -20,13 +17,6 @@ MODEL_BUCKET = "churn-models"
 @pytest.fixture(scope="session")
 def model_bucket() -> str:
     return MODEL_BUCKET
-
-
-@pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from churn_core.training import train
-
-    return train(tmp_path_factory.mktemp("bundle") / "model", quick=True, rows=3000, seed=7)
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +56,6 @@ def fake_vertex() -> Iterator[FakeVertexApi]:
 
 
 @pytest.fixture(scope="session")
-def cpr_server(bundle_dir: Path) -> Iterator[RunningServer]:
-    server = start_server(["--model-dir", str(bundle_dir)])
-    try:
+def cpr_server(bundle_dir: Path) -> Iterator[CprServer]:
+    with start_server(["--model-dir", str(bundle_dir)]) as server:
         yield server
-    finally:
-        server.stop()

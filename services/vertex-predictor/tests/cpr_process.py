@@ -1,31 +1,38 @@
-"""Running `vertex-predictor serve` (the real CprModelServer) as a subprocess for tests."""
+"""`vertex-predictor serve` (the real CprModelServer) as a process for the tests."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any
 
-from churn_core.testing import free_port as _free_port
+from churn_testing import ServerProcess, free_port
 
 
-@dataclass
-class RunningServer:
-    url: str
-    process: subprocess.Popen
-    log: IO[bytes]
-    cold_start_seconds: float
+class CprServer(ServerProcess):
+    """The serving process, with the two requests the tests send."""
 
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
+    def wait_refused(self, timeout: float) -> None:
+        """Return once the health route answers 503 (the bundle was refused, the server is up);
+        fail if the model is served or the process exits."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the server exited:\n{self.output()}")
+            try:
+                status, _ = self.get(self.ready_url[len(self.url) :])
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                status = 0
+            if status == 200:
+                raise AssertionError(f"the model was served:\n{self.output()}")
+            if status == 503:
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"no 503 from {self.ready_url} within {timeout} s:\n{self.output()}")
 
     def get(self, path: str) -> tuple[int, bytes]:
         try:
@@ -45,50 +52,29 @@ class RunningServer:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
-    def stop(self) -> int:
-        self.process.terminate()
-        try:
-            code = self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait()
-        self.log.close()
-        return code
-
-
-class ServerExited(RuntimeError):
-    def __init__(self, returncode: int, output: str) -> None:
-        super().__init__(f"server exited with {returncode}:\n{output}")
-        self.returncode = returncode
-        self.output = output
-
 
 def start_server(
-    args: list[str], env: dict[str, str] | None = None, timeout: float = 120.0
-) -> RunningServer:
-    """Start `vertex-predictor serve ARGS` and return once its health route answers 200."""
-    port = _free_port()
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 120.0, healthy: bool = True
+) -> CprServer:
+    """Start `vertex-predictor serve ARGS` and return once its health route answers 200, or
+    with ``healthy=False`` once it answers 503 (a refused or missing bundle). ``env`` is added
+    to this process's environment."""
+    port = free_port()
+    full_env = {**os.environ, **(env or {})}
     command = [sys.executable, "-m", "vertex_predictor.cli", "serve", "--host", "127.0.0.1"]
-    # A file, not a pipe: nobody reads a pipe while the server runs, and a full one blocks it.
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by RunningServer.stop
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [*command, "--port", str(port), *args], env=full_env, stdout=log, stderr=subprocess.STDOUT
+    server = CprServer(
+        [*command, "--port", str(port), *args],
+        f"http://127.0.0.1:{port}",
+        full_env.get("AIP_HEALTH_ROUTE", "/health"),
+        env=full_env,
+        name="vertex-predictor serve",
     )
-    server = RunningServer(f"http://127.0.0.1:{port}", process, log, 0.0)
-    health_route = full_env.get("AIP_HEALTH_ROUTE", "/health")
-    while time.perf_counter() - started < timeout:
-        if process.poll() is not None:
-            output = server.output()
-            log.close()
-            raise ServerExited(process.returncode, output)
-        try:
-            with urllib.request.urlopen(server.url + health_route, timeout=2) as response:
-                if response.status == 200:
-                    server.cold_start_seconds = time.perf_counter() - started
-                    return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            time.sleep(0.05)
-    server.stop()
-    raise TimeoutError(f"server did not become healthy within {timeout} s")
+    try:
+        if healthy:
+            server.wait_ready(timeout)
+        else:
+            server.wait_refused(timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server

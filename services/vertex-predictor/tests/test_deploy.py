@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cpr_process import RunningServer
-from fake_vertex_api import FakeVertexApi
 from google.cloud import storage
 
 import churn_core
 from churn_core.samples import SAMPLE_CUSTOMERS
 from vertex_predictor import cli
+
+from .cpr_process import CprServer
+from .fake_vertex_api import FakeVertexApi
 
 PROJECT = "churn-test-project"
 REGION = "europe-west4"
@@ -184,7 +185,7 @@ def test_deploy_rejects_a_split_that_does_not_add_up(vp: Cli, bundle_dir: Path) 
 
 
 def test_test_command_predicts_through_the_endpoint(
-    vp: Cli, bundle_dir: Path, cpr_server: RunningServer
+    vp: Cli, bundle_dir: Path, cpr_server: CprServer
 ) -> None:
     vp.api.serve_predictions_from(f"{cpr_server.url}/predict")
     vp("deploy", "--model", vp.upload(bundle_dir)["model"])

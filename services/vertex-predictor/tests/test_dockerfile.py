@@ -19,7 +19,19 @@ def text() -> str:
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
+    """(instruction, arguments), with the global ARGs that parametrise the shared build stage
+    (PACKAGE, PACKAGE_DIR) filled in with their defaults; BASE_IMAGE stays a parameter."""
     joined = re.sub(r"\\\n", " ", text)
+    defaults = dict(
+        re.findall(r"^ARG (\w+)=\"?([^\"\n]*)\"?$", text[: text.index("\nFROM ")], re.M)
+    )
+    joined = re.sub(
+        r"\$\{(\w+)\}",
+        lambda m: (
+            m.group(0) if m.group(1) == "BASE_IMAGE" else defaults.get(m.group(1), m.group(0))
+        ),
+        joined,
+    )
     lines = [line.strip() for line in joined.splitlines()]
     return [
         (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")

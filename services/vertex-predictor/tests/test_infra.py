@@ -31,9 +31,9 @@ EXPECTED = {
 
 def grants(script: Path) -> set[tuple[str, str, str]]:
     """(scope, account name, role) for every binding the script makes, from a dry run."""
-    env = {**os.environ, "DRY_RUN": "1", "PROJECT_ID": "p", "MODEL_BUCKET": "churn-models"}
+    env = {**os.environ, "PROJECT_ID": "p", "MODEL_BUCKET": "churn-models"}
     out = subprocess.run(
-        ["bash", str(script)], env=env, capture_output=True, text=True, check=True
+        ["bash", str(script), "--dry-run"], env=env, capture_output=True, text=True, check=True
     ).stdout
     found = set()
     for line in out.splitlines():

@@ -15,8 +15,8 @@ import churn_core
 from churn_core import BundleError, InvalidCustomerError
 from churn_core.data import generate
 from churn_core.samples import SAMPLE_CUSTOMERS
+from churn_testing.strategies import customers_strategy
 from vertex_predictor.predictor import ChurnPredictor, InvalidRequestError
-from vertex_predictor.storage import StorageError
 
 FEATURES = list(churn_core.FEATURE_NAMES)
 
@@ -133,8 +133,10 @@ def test_bad_envelope_is_named(predictor: ChurnPredictor, body: object, field: s
     assert caught.value.field == field
 
 
-def test_instance_limit(predictor: ChurnPredictor, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_instance_limit(bundle_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHURN_MAX_INSTANCES", "2")
+    predictor = ChurnPredictor()  # settings are read once, when the CPR builds the predictor
+    predictor.load(str(bundle_dir))
     with pytest.raises(InvalidRequestError, match="at most 2"):
         predictor.preprocess({"instances": SAMPLE_CUSTOMERS[:3]})
     assert len(run(predictor, {"instances": SAMPLE_CUSTOMERS[:2]})["predictions"]) == 2
@@ -147,11 +149,15 @@ def test_non_object_instance_is_named(predictor: ChurnPredictor) -> None:
 
 
 def test_tampered_bundle_is_refused(bundle_dir: Path, tmp_path: Path) -> None:
+    """Refused, not raised: the server stays up and its health route gives the reason."""
     copy = Path(shutil.copytree(bundle_dir, tmp_path / "bundle"))
     with (copy / "model.txt").open("a") as model_file:
         model_file.write("\n")
-    with pytest.raises(BundleError):
-        ChurnPredictor().load(str(copy))
+    predictor = ChurnPredictor()
+    predictor.load(str(copy))
+    assert predictor.failure_reason == BundleError.public_reason
+    with pytest.raises(RuntimeError):
+        predictor.model  # noqa: B018 (nothing is served)
 
 
 def test_missing_uri_is_refused() -> None:
@@ -177,25 +183,16 @@ def test_loads_from_gcs_into_a_temporary_dir_and_cleans_up(
     assert [p["churn_probability"] for p in out] == [d.churn_probability for d in direct]
 
 
-def test_missing_gcs_bundle_is_refused(gcs_emulator: str, model_bucket: str) -> None:
-    with pytest.raises(StorageError, match="no objects"):
-        ChurnPredictor().load(f"gs://{model_bucket}/does-not-exist")
+def test_missing_gcs_bundle_is_refused(
+    gcs_emulator: str, model_bucket: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    predictor = ChurnPredictor()
+    predictor.load(f"gs://{model_bucket}/does-not-exist")
+    assert predictor.failure_reason == BundleError.public_reason
+    assert "no objects" in caplog.text
 
 
-_customer = st.fixed_dictionaries(
-    {
-        "CreditScore": st.integers(300, 900),
-        "Geography": st.sampled_from(["France", "Germany", "Spain"]),
-        "Gender": st.sampled_from(["Male", "Female"]),
-        "Age": st.integers(18, 100),
-        "Tenure": st.integers(0, 10),
-        "Balance": st.floats(0, 300_000, allow_nan=False),
-        "NumOfProducts": st.integers(1, 4),
-        "HasCrCard": st.sampled_from([0, 1]),
-        "IsActiveMember": st.sampled_from([0, 1]),
-        "EstimatedSalary": st.floats(0, 250_000, allow_nan=False),
-    }
-)
+_customer = customers_strategy()  # every valid customer the schema allows
 
 
 @settings(

@@ -9,22 +9,23 @@ import time
 from pathlib import Path
 
 import pytest
-from cpr_process import RunningServer, ServerExited, start_server
 
 import churn_core
 from churn_core.samples import SAMPLE_CUSTOMERS
 from vertex_predictor.server import server_environment
+
+from .cpr_process import CprServer, start_server
 
 pytestmark = pytest.mark.slow
 
 FEATURES = list(churn_core.FEATURE_NAMES)
 
 
-def test_health(cpr_server: RunningServer) -> None:
+def test_health(cpr_server: CprServer) -> None:
     assert cpr_server.get("/health") == (200, b"{}")
 
 
-def test_predict(cpr_server: RunningServer, bundle_dir: Path) -> None:
+def test_predict(cpr_server: CprServer, bundle_dir: Path) -> None:
     status, body = cpr_server.post("/predict", {"instances": SAMPLE_CUSTOMERS})
     assert status == 200
     direct = churn_core.Predictor.from_bundle(bundle_dir).predict(SAMPLE_CUSTOMERS)
@@ -36,7 +37,7 @@ def test_predict(cpr_server: RunningServer, bundle_dir: Path) -> None:
         }
 
 
-def test_explain(cpr_server: RunningServer) -> None:
+def test_explain(cpr_server: CprServer) -> None:
     status, body = cpr_server.post(
         "/predict", {"instances": SAMPLE_CUSTOMERS, "parameters": {"explain": True}}
     )
@@ -47,7 +48,7 @@ def test_explain(cpr_server: RunningServer) -> None:
         assert abs(total - p["churn_probability"]) <= 1e-6
 
 
-def test_bad_instance_is_400_naming_the_field(cpr_server: RunningServer) -> None:
+def test_bad_instance_is_400_naming_the_field(cpr_server: CprServer) -> None:
     bad = {**SAMPLE_CUSTOMERS[0], "Geography": "Atlantis", "Age": "42"}
     status, body = cpr_server.post("/predict", {"instances": [SAMPLE_CUSTOMERS[1], bad]})
     assert status == 400
@@ -66,7 +67,7 @@ def test_bad_instance_is_400_naming_the_field(cpr_server: RunningServer) -> None
     ],
 )
 def test_bad_requests_are_client_errors(
-    cpr_server: RunningServer, payload: bytes, content_type: str, status: int, needle: str
+    cpr_server: CprServer, payload: bytes, content_type: str, status: int, needle: str
 ) -> None:
     got_status, body = cpr_server.post("/predict", payload, content_type=content_type)
     assert got_status == status
@@ -101,14 +102,17 @@ def test_tampered_bundle_never_becomes_healthy(bundle_dir: Path, tmp_path: Path)
     copy = Path(shutil.copytree(bundle_dir, tmp_path / "bundle"))
     with (copy / "model.txt").open("a") as model_file:
         model_file.write("\n")
+    server = start_server(["--model-dir", str(copy)], timeout=300, healthy=False)
     try:
-        server = start_server(["--model-dir", str(copy)], timeout=60)
-    except ServerExited as exited:
-        assert exited.returncode != 0
-        assert "checksum mismatch for model.txt" in exited.output
-    else:
+        assert server.get("/health") == (
+            503,
+            b'{"status":"failed","reason":"model bundle missing or invalid"}',
+        )
+        status, _ = server.post("/predict", {"instances": SAMPLE_CUSTOMERS})
+        assert status == 503
+        assert "checksum mismatch for model.txt" in server.output()
+    finally:
         server.stop()
-        pytest.fail("a tampered bundle was served")
 
 
 def test_environment_precedence() -> None:
@@ -126,7 +130,7 @@ def test_environment_precedence() -> None:
         server_environment({})
 
 
-def test_cold_start_and_latency_figures(cpr_server: RunningServer) -> None:
+def test_cold_start_and_latency_figures(cpr_server: CprServer) -> None:
     """Records the figures the README quotes (printed with -s); bounds are only sanity."""
     body = {"instances": SAMPLE_CUSTOMERS[:1]}
     timings = []
@@ -138,8 +142,8 @@ def test_cold_start_and_latency_figures(cpr_server: RunningServer) -> None:
     p50 = statistics.median(timings) * 1000
     p99 = statistics.quantiles(timings, n=100)[98] * 1000
     print(
-        f"\ncold start {cpr_server.cold_start_seconds:.2f} s; "
+        f"\ncold start {cpr_server.ready_seconds:.2f} s; "
         f"one instance p50 {p50:.2f} ms, p99 {p99:.2f} ms"
     )
-    assert cpr_server.cold_start_seconds < 60
+    assert cpr_server.ready_seconds < 60
     assert p50 < 100

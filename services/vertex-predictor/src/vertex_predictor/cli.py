@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from churn_core.cli_help import show_defaults
 from vertex_predictor import server
+from vertex_predictor.config import Settings
 
 DEPLOY_COMMANDS = ("upload", "deploy", "test", "status", "delete", "batch")
 
@@ -45,13 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="0.0.0.0")  # noqa: S104 - container default
     serve.add_argument("--workers", type=int, help="default: $VERTEX_CPR_WEB_CONCURRENCY, else 1")
 
+    config = Settings()  # read when the parser is built, as the environment is then
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT"))
-    common.add_argument("--region", default=os.environ.get("GOOGLE_CLOUD_REGION", "us-central1"))
+    common.add_argument("--project", default=config.project)
+    common.add_argument("--region", default=config.region)
     common.add_argument(
         "--api-endpoint",
-        default=os.environ.get("VERTEX_API_ENDPOINT"),
+        default=config.api_endpoint,
         help="e.g. europe-west4-aiplatform.googleapis.com, or http://127.0.0.1:PORT for a fake",
+    )
+    common.add_argument(
+        "--dry-run", action="store_true", help="print the SDK call and its arguments, make none"
     )
 
     upload = commands.add_parser("upload", parents=[common], help="bundle → GCS → Vertex Model")
@@ -99,47 +104,87 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--display-name", default="churn-batch")
     batch.add_argument("--wait", action="store_true", help="poll until the job finishes")
     batch.add_argument("--poll-seconds", type=float, default=30.0)
-    return parser
+    return show_defaults(parser)
+
+
+def _deploy_call(args: argparse.Namespace) -> tuple[Callable[..., dict[str, Any]], dict[str, Any]]:
+    """The deploy-module function a command runs, with its keyword arguments."""
+    from vertex_predictor import deploy
+
+    calls: dict[str, Callable[[], tuple[Callable[..., dict[str, Any]], dict[str, Any]]]] = {
+        # lambdas: each command's namespace has only its own arguments
+        "upload": lambda: (
+            deploy.upload_model,
+            {
+                "model_dir": args.model_dir,
+                "gcs_prefix": args.bucket,
+                "image_uri": args.image,
+                "display_name": args.display_name,
+                "env": args.env,
+            },
+        ),
+        "deploy": lambda: (
+            deploy.deploy_model,
+            {
+                "model_ref": args.model,
+                "endpoint_ref": args.endpoint,
+                "machine_type": args.machine_type,
+                "min_replicas": args.min_replicas,
+                "max_replicas": args.max_replicas,
+                "traffic_percentage": args.traffic_percentage,
+                "traffic_split": args.traffic_split,
+                "request_response_logging": args.request_response_logging,
+                "logging_sampling_rate": args.logging_sampling_rate,
+                "logging_bigquery_table": args.logging_bigquery_table,
+                "service_account": args.service_account,
+            },
+        ),
+        "test": lambda: (
+            deploy.test_endpoint,
+            {"endpoint_ref": args.endpoint, "explain": args.explain},
+        ),
+        "status": lambda: (deploy.status, {"endpoint_ref": args.endpoint}),
+        "delete": lambda: (
+            deploy.delete,
+            {"endpoint_ref": args.endpoint, "delete_models": args.delete_models},
+        ),
+        "batch": lambda: (
+            deploy.batch_predict,
+            {
+                "model_ref": args.model,
+                "sources": args.source,
+                "destination": args.destination,
+                "machine_type": args.machine_type,
+                "starting_replicas": args.starting_replicas,
+                "max_replicas": args.max_replicas,
+                "explain": args.explain,
+                "display_name": args.display_name,
+                "wait": args.wait,
+                "poll_seconds": args.poll_seconds,
+            },
+        ),
+    }
+    return calls[args.command]()
 
 
 def _run_deploy_command(args: argparse.Namespace) -> dict[str, Any]:
     from vertex_predictor import deploy
 
-    actions: dict[str, Callable[[], dict[str, Any]]] = {
-        "upload": lambda: deploy.upload_model(
-            args.model_dir, args.bucket, args.image, args.display_name, args.env
-        ),
-        "deploy": lambda: deploy.deploy_model(
-            args.model,
-            args.endpoint,
-            machine_type=args.machine_type,
-            min_replicas=args.min_replicas,
-            max_replicas=args.max_replicas,
-            traffic_percentage=args.traffic_percentage,
-            traffic_split=args.traffic_split,
-            request_response_logging=args.request_response_logging,
-            logging_sampling_rate=args.logging_sampling_rate,
-            logging_bigquery_table=args.logging_bigquery_table,
-            service_account=args.service_account,
-        ),
-        "test": lambda: deploy.test_endpoint(args.endpoint, explain=args.explain),
-        "status": lambda: deploy.status(args.endpoint),
-        "delete": lambda: deploy.delete(args.endpoint, delete_models=args.delete_models),
-        "batch": lambda: deploy.batch_predict(
-            args.model,
-            args.source,
-            args.destination,
-            machine_type=args.machine_type,
-            starting_replicas=args.starting_replicas,
-            max_replicas=args.max_replicas,
-            explain=args.explain,
-            display_name=args.display_name,
-            wait=args.wait,
-            poll_seconds=args.poll_seconds,
-        ),
-    }
-    deploy.init_sdk(deploy.VertexTarget(args.project, args.region, args.api_endpoint))
-    return actions[args.command]()
+    function, kwargs = _deploy_call(args)
+    target = deploy.VertexTarget(args.project, args.region, args.api_endpoint)
+    if args.dry_run:
+        shown = json.dumps({"target": vars(target), **kwargs}, indent=2, default=str)
+        print(f"[dry-run] deploy.{function.__name__}({shown})")
+        return {"dry_run": True}
+    deploy.init_sdk(target)
+    return function(**kwargs)
+
+
+def _unreachable(args: argparse.Namespace, error: Exception) -> str:
+    """One line for a Vertex API that cannot be reached or authenticated against."""
+    where = args.api_endpoint or f"{args.region}-aiplatform.googleapis.com"
+    first = str(error).splitlines()[0][:200] if str(error) else ""
+    return f"cannot reach the Vertex API at {where} ({type(error).__name__}: {first})"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -155,7 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if not args.project:
         parser.error("--project is required (or set GOOGLE_CLOUD_PROJECT)")
-    from google.api_core.exceptions import GoogleAPICallError
+    from google.api_core.exceptions import GoogleAPICallError, RetryError
+    from google.auth.exceptions import GoogleAuthError
+    from requests.exceptions import ConnectionError as RequestsConnectionError
 
     from churn_core import BundleError
     from vertex_predictor.deploy import DeployError
@@ -165,6 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = _run_deploy_command(args)
     except (DeployError, StorageError, BundleError, GoogleAPICallError) as error:
         print(f"vertex-predictor {args.command}: {error}", file=sys.stderr)
+        return 1
+    except (GoogleAuthError, RetryError, RequestsConnectionError, OSError) as error:
+        print(f"vertex-predictor {args.command}: {_unreachable(args, error)}", file=sys.stderr)
         return 1
     print(json.dumps(result, indent=2, default=str))
     return 0

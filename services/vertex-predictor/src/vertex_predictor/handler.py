@@ -12,8 +12,10 @@ import logging
 from typing import Any
 
 from fastapi import HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from google.cloud.aiplatform.prediction import handler_utils
 from google.cloud.aiplatform.prediction.handler import PredictionHandler
+from google.cloud.aiplatform.prediction.model_server import CprModelServer
 from google.cloud.aiplatform.prediction.predictor import Predictor
 from google.cloud.aiplatform.prediction.serializer import APPLICATION_JSON, DefaultSerializer
 
@@ -36,6 +38,8 @@ class ChurnHandler(PredictionHandler):
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise HTTPException(400, "request body is not valid JSON") from None
         predictor = self._predictor
+        if getattr(predictor, "failure_reason", None):
+            raise HTTPException(503, predictor.failure_reason)
         try:
             results = predictor.postprocess(predictor.predict(predictor.preprocess(body)))
         except InvalidCustomerError as error:
@@ -49,6 +53,17 @@ class ChurnHandler(PredictionHandler):
             raise HTTPException(500, "internal error while predicting") from None
         accept = handler_utils.get_accept_from_headers(request.headers)
         return Response(DefaultSerializer.serialize(results, accept), media_type=accept)
+
+
+class ChurnModelServer(CprModelServer):
+    """aiplatform's CprModelServer whose health route says 503 and why when the bundle was
+    refused or missing (the stock route answers 200 once the app exists)."""
+
+    def health(self) -> Any:
+        reason = getattr(self.handler._predictor, "failure_reason", None)
+        if reason:
+            return JSONResponse({"status": "failed", "reason": reason}, status_code=503)
+        return super().health()
 
 
 def _invalid_customers(error: InvalidCustomerError) -> dict[str, Any]:

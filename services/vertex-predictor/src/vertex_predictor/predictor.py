@@ -2,42 +2,29 @@
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import logging
 from typing import Any
 
 from google.cloud.aiplatform.prediction.predictor import Predictor
 
 import churn_core
-from churn_core.samples import SAMPLE_CUSTOMERS
-from churn_core.schema import FieldError, InvalidCustomerError, validate_customers
-from vertex_predictor.storage import local_bundle
+from churn_core.envelope import Envelope, EnvelopeError, parse_envelope
+from churn_core.schema import validate_customers
+from vertex_predictor.config import Settings
+from vertex_predictor.storage import StorageError, local_bundle
 
-DEFAULT_MAX_INSTANCES = 1000
+logger = logging.getLogger(__name__)
 
-
-def max_instances() -> int:
-    return int(os.environ.get("CHURN_MAX_INSTANCES", DEFAULT_MAX_INSTANCES))
-
-
-class InvalidRequestError(ValueError):
-    """The request envelope (not a customer field) is malformed; ``field`` names the culprit."""
-
-    def __init__(self, field: str, message: str) -> None:
-        self.field = field
-        self.message = message
-        super().__init__(f"{field}: {message}")
-
-
-@dataclass(frozen=True)
-class PreparedRequest:
-    instances: list[dict[str, Any]]
-    explain: bool
+# The envelope's error is the one this module has always raised; handler.py answers it with 400.
+InvalidRequestError = EnvelopeError
 
 
 class ChurnPredictor(Predictor):
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
         self._model: churn_core.Predictor | None = None
+        self.max_instances = (settings or Settings()).max_instances
+        # Why the bundle was refused, safe to publish on the health route (None: not refused).
+        self.failure_reason: str | None = None
 
     @property
     def model(self) -> churn_core.Predictor:
@@ -46,43 +33,35 @@ class ChurnPredictor(Predictor):
         return self._model
 
     def load(self, artifacts_uri: str, **kwargs: Any) -> None:
-        """Load and verify the bundle at a local path or gs:// URI, then warm the model up."""
+        """Load and verify the bundle at a local path or gs:// URI, then warm the model up.
+
+        The signature (trust policy: CHURN_TRUSTED_PUBLIC_KEYS) is checked on the downloaded
+        copy. A missing or refused bundle does not stop the server: it stays up and the health
+        route answers 503 with the reason."""
         if not artifacts_uri:
             raise ValueError("no model bundle given: set AIP_STORAGE_URI or pass --model-dir")
-        with local_bundle(artifacts_uri) as bundle_dir:
-            model = churn_core.Predictor.from_bundle(bundle_dir)
+        try:
+            with local_bundle(artifacts_uri) as bundle_dir:
+                model = churn_core.Predictor.from_bundle(bundle_dir)
+        except (churn_core.BundleError, StorageError) as exc:
+            self.failure_reason = getattr(
+                exc, "public_reason", churn_core.BundleError.public_reason
+            )
+            logger.error(
+                "model bundle %s not served: %s: %s", artifacts_uri, type(exc).__name__, exc
+            )
+            return
         # The first prediction pays for lazy setup; pay it before the health route answers.
-        model.predict(SAMPLE_CUSTOMERS[:1], explain=True)
+        model.warm_up()
         self._model = model
 
-    def preprocess(self, prediction_input: Any) -> PreparedRequest:
-        if not isinstance(prediction_input, dict):
-            raise InvalidRequestError("(body)", 'must be a JSON object {"instances": [...]}')
-        instances = prediction_input.get("instances")
-        if not isinstance(instances, list) or not instances:
-            raise InvalidRequestError("instances", "must be a non-empty list of customers")
-        limit = max_instances()
-        if len(instances) > limit:
-            raise InvalidRequestError("instances", f"at most {limit} instances per request")
-        not_objects = [
-            FieldError(index=i, field="(customer)", message="must be a JSON object")
-            for i, instance in enumerate(instances)
-            if not isinstance(instance, dict)
-        ]
-        if not_objects:
-            raise InvalidCustomerError(not_objects)
-        parameters = prediction_input.get("parameters")
-        if parameters is None:
-            parameters = {}
-        if not isinstance(parameters, dict):
-            raise InvalidRequestError("parameters", "must be a JSON object")
-        explain = parameters.get("explain", False)
-        if not isinstance(explain, bool):
-            raise InvalidRequestError("parameters.explain", "must be true or false")
-        return PreparedRequest(validate_customers(instances), explain)
+    def preprocess(self, prediction_input: Any) -> Envelope:
+        """The envelope read and the customers validated once: predict() does not re-check."""
+        envelope = parse_envelope(prediction_input, self.max_instances)
+        return Envelope(validate_customers(envelope.instances), envelope.explain)
 
-    def predict(self, instances: PreparedRequest) -> list[churn_core.Prediction]:
-        return self.model.predict(instances.instances, explain=instances.explain)
+    def predict(self, instances: Envelope) -> list[churn_core.Prediction]:
+        return self.model.predict_valid(instances.instances, explain=instances.explain)
 
     def postprocess(self, prediction_results: list[churn_core.Prediction]) -> dict[str, Any]:
         return {"predictions": [p.model_dump(exclude_none=True) for p in prediction_results]}

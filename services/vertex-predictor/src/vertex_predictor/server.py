@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, MutableMapping
 
-MODEL_SERVER_FACTORY = "google.cloud.aiplatform.prediction.model_server:CprModelServer"
+from vertex_predictor.config import settings
+
+# aiplatform's CprModelServer, with a health route that reports a refused or missing bundle.
+MODEL_SERVER_FACTORY = "vertex_predictor.handler:ChurnModelServer"
 DEFAULT_PORT = 8080
 DEFAULT_HEALTH_ROUTE = "/health"
 DEFAULT_PREDICT_ROUTE = "/predict"
@@ -51,13 +54,12 @@ def serve(
     import uvicorn
 
     environ.update(server_environment(environ, model_dir, port))
-    if workers is None:
-        workers = int(environ.get("VERTEX_CPR_WEB_CONCURRENCY") or 1)
+    config = settings()
     uvicorn.run(
         MODEL_SERVER_FACTORY,
         factory=True,
         host=host,
         port=int(environ["AIP_HTTP_PORT"]),
-        workers=workers,
-        log_level=environ.get("LOG_LEVEL", "info").lower(),
+        workers=workers or config.web_concurrency,
+        log_level=config.log_level.lower(),
     )
