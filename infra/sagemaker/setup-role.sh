@@ -7,7 +7,7 @@
 #   infra/sagemaker/setup-role.sh --bucket my-models [--prefix churn/sagemaker] [--role-name churn-sagemaker]
 #       [--region eu-west-1] [--account-id 123456789012] [--kms-key-arn ARN]
 #       [--ecr-repository churn-sagemaker-handler] [--name-prefix churn] [--deployer-user NAME]
-#       [--print]     render the policy documents and exit, without calling AWS
+#       [--dry-run]   render the policy documents and exit, without calling AWS (--print: the same)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --ecr-repository) ECR_REPOSITORY="$2"; shift 2 ;;
     --name-prefix) NAME_PREFIX="$2"; shift 2 ;;
     --deployer-user) DEPLOYER_USER="$2"; shift 2 ;;
-    --print) PRINT_ONLY=1; shift ;;
+    --dry-run|--print) PRINT_ONLY=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "unknown argument: $1" >&2; usage 2 ;;
   esac

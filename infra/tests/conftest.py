@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from churn_core.samples import SAMPLE_CUSTOMERS
-from churn_core.testing import free_port
+from churn_testing import ServerProcess, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
@@ -49,6 +49,19 @@ def require_tool(name: str, package: str) -> str:
     return found
 
 
+def promtool() -> str:
+    return require_tool("promtool", "prometheus")
+
+
+def sample_names(exposition: str) -> dict[str, list[dict[str, str]]]:
+    """Sample name -> label sets, from Prometheus text exposition."""
+    samples: dict[str, list[dict[str, str]]] = {}
+    for family in text_string_to_metric_families(exposition):
+        for sample in family.samples:
+            samples.setdefault(sample.name, []).append(dict(sample.labels))
+    return samples
+
+
 @functools.cache
 def render(target: str) -> tuple[dict[str, Any], ...]:
     """``kubectl kustomize`` of infra/k8s/<target> (e.g. "overlays/gke"), as a tuple of objects."""
@@ -75,39 +88,6 @@ def find(docs: tuple[dict[str, Any], ...], kind: str, name: str | None = None) -
     return matches[0]
 
 
-def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"{what} exited with code {process.returncode} before {url} was up"
-            )
-        try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{what}: {url} did not answer 200 within {timeout} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-@pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from churn_core.training import train
-
-    return train(tmp_path_factory.mktemp("infra-bundle") / "model", quick=True, rows=3000)
-
-
 @dataclass(frozen=True)
 class LiveServing:
     url: str
@@ -128,19 +108,17 @@ def serving_api(
     capture_dir = tmp_path_factory.mktemp("infra-capture")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SERVING_")}
-    process = subprocess.Popen(
-        [
-            require_tool("serving-api", "serving-api (workspace member)"),
-            "--model-dir", str(bundle_dir),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--capture-dir", str(capture_dir),
-        ],
-        env=env,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/readyz", process, timeout=120, what="serving-api")
+    command = [
+        require_tool("serving-api", "serving-api (workspace member)"),
+        "--model-dir", str(bundle_dir),
+        "--host", "127.0.0.1",
+        "--port", str(port),
+        "--capture-dir", str(capture_dir),
+    ]  # fmt: skip
+    # Stopped with SIGTERM on exit: the capture writer flushes everything accepted.
+    with ServerProcess(command, f"http://127.0.0.1:{port}", "/readyz", env=env) as server:
+        server.wait_ready(120)
+        url = server.url
         customers = generate(300, seed=7).drop(columns=["Exited"], errors="ignore")
         records = customers[list(CUSTOMER)].to_dict(orient="records")
         with httpx.Client(base_url=url, timeout=30) as client:
@@ -163,8 +141,6 @@ def serving_api(
             metrics_text=metrics_text,
             prediction_routes=frozenset({"/predict", "/predict/batch", "/v2/models/churn/infer"}),
         )
-    finally:
-        stop(process)  # SIGTERM: the capture writer flushes everything accepted
 
 
 @pytest.fixture(scope="session")
@@ -172,14 +148,45 @@ def pushgateway() -> Iterator[str]:
     """A real Pushgateway (Debian package prometheus-pushgateway) on a loopback port."""
     binary = require_tool("prometheus-pushgateway", "prometheus-pushgateway")
     port = free_port()
-    process = subprocess.Popen(
-        [binary, f"--web.listen-address=127.0.0.1:{port}"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(f"{url}/-/ready", process, timeout=30, what="prometheus-pushgateway")
-        yield url
-    finally:
-        stop(process)
+    command = [binary, f"--web.listen-address=127.0.0.1:{port}"]
+    with ServerProcess(command, f"http://127.0.0.1:{port}", "/-/ready") as gateway:
+        gateway.wait_ready(30)
+        yield gateway.url
+
+
+@dataclass(frozen=True)
+class DriftPush:
+    exposition: str  # the Pushgateway's /metrics after the push
+    started: float  # Unix time just before the drift run
+
+
+@pytest.fixture(scope="session")
+def drift_pushed(
+    serving_api: LiveServing,
+    bundle_dir: Path,
+    pushgateway: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> DriftPush:
+    """`churn-core drift` over serving-api's own captures, pushed to the real Pushgateway."""
+    deadline = time.monotonic() + 30
+    while sum(1 for p in serving_api.capture_dir.rglob("*.jsonl") for _ in p.open()) < 300:
+        assert time.monotonic() < deadline, "serving-api did not write its captures"
+        time.sleep(0.5)
+    started = time.time()
+    churn_core = tool("churn-core")
+    assert churn_core is not None
+    result = subprocess.run(
+        [
+            churn_core, "drift",
+            "--reference", str(bundle_dir),
+            "--current", str(serving_api.capture_dir),
+            "--json", str(tmp_path_factory.mktemp("drift") / "report.json"),
+            "--pushgateway", pushgateway,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )  # fmt: skip
+    assert result.returncode in (0, 1), result.stderr  # 0 no drift, 1 drift: both push
+    return DriftPush(httpx.get(f"{pushgateway}/metrics", timeout=10).text, started)

@@ -289,9 +289,9 @@ def test_every_metric_in_the_manifests_exists() -> None:
         if "record" in r
     }
     serving = exported_metric_names()
-    from churn_core import drift
+    from churn_core.drift import sinks
 
-    pushed = set(re.findall(r'Gauge\(\s*"(churn_drift_[a-z_]+)"', Path(drift.__file__).read_text()))
+    pushed = set(re.findall(r'Gauge\(\s*"(churn_drift_[a-z_]+)"', Path(sinks.__file__).read_text()))
     assert len(pushed) >= 8
     for query in manifest_queries(docs):
         for name in re.findall(r'"(?:[^"\\]|\\.)*"|([a-zA-Z_:][a-zA-Z0-9_:]*)', query):
@@ -534,8 +534,10 @@ def annotations(doc: dict[str, Any]) -> dict[str, str]:
 
 
 def unhashed(doc: dict[str, Any]) -> str:
-    """The object as JSON with generated ConfigMap hash suffixes removed (settings differ)."""
-    return re.sub(r"(-settings)-[a-z0-9]{10}\b", r"\1", json.dumps(doc, sort_keys=True))
+    """The object as JSON with generated ConfigMap hash suffixes removed (settings and the
+    trusted signing key differ per environment)."""
+    pattern = r"(-settings|trusted-keys)-[a-z0-9]{10}\b"
+    return re.sub(pattern, r"\1", json.dumps(doc, sort_keys=True))
 
 
 def test_overlays_differ_where_they_should() -> None:
@@ -631,3 +633,32 @@ def test_drift_cronjob_commands_run(
     assert re.search(
         r'^churn_drift_rows_checked\{[^}]*job="churn-drift"[^}]*\} [1-9]', pushed, re.M
     )
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_trusted_keys_come_from_a_read_only_configmap(target: str) -> None:
+    """serving-api and the drift job verify bundles against public keys in a ConfigMap, mounted
+    read-only; each overlay brings its own environment's key."""
+    docs = render(target)
+    keys = configmap(docs, "trusted-keys")
+    assert list(keys) == ["model-signing.pub"]
+    assert "PRIVATE" not in keys["model-signing.pub"]
+    if target != "base":
+        assert f"({target.rsplit('/', 1)[-1]})" in keys["model-signing.pub"]
+    checked = []
+    for name, pod in pod_specs(docs):
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        for container in pod["containers"]:
+            env = {e["name"]: e.get("value") for e in container.get("env", [])}
+            if "CHURN_TRUSTED_PUBLIC_KEYS" not in env:
+                continue
+            mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+            for path in env["CHURN_TRUSTED_PUBLIC_KEYS"].split(","):
+                directory, file_name = path.rsplit("/", 1)
+                mount = mounts[directory]
+                assert mount.get("readOnly") is True, name
+                source = volumes[mount["name"]]["configMap"]
+                assert re.fullmatch(r"trusted-keys-[a-z0-9]{10}", source["name"]), name
+                assert source["defaultMode"] == 0o444 and file_name in keys, name
+            checked.append(container["name"])
+    assert sorted(checked) == ["drift", "serving-api"]

@@ -10,11 +10,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import MONITORING, LiveServing, require_tool, tool
+from .conftest import MONITORING, DriftPush, LiveServing, promtool, sample_names
 
 RULE_FILES = sorted((MONITORING / "rules").glob("*.rules.yml"))
 TEST_FILES = sorted((MONITORING / "tests").glob("*.test.yml"))
@@ -42,19 +40,6 @@ def metric_names(expr: str, prefix: str) -> set[str]:
 
 def names_used(prefix: str) -> set[str]:
     return set().union(*(metric_names(str(rule["expr"]), prefix) for rule in rules()))
-
-
-def sample_names(exposition: str) -> dict[str, list[dict[str, str]]]:
-    """Sample name -> label sets, from Prometheus text exposition."""
-    samples: dict[str, list[dict[str, str]]] = {}
-    for family in text_string_to_metric_families(exposition):
-        for sample in family.samples:
-            samples.setdefault(sample.name, []).append(dict(sample.labels))
-    return samples
-
-
-def promtool() -> str:
-    return require_tool("promtool", "prometheus")
 
 
 def test_rule_files_exist_and_cover_the_required_alerts() -> None:
@@ -156,33 +141,10 @@ def test_route_and_status_matchers_fit_live_labels(serving_api: LiveServing) -> 
     assert "/predict" in latency
 
 
-def test_drift_metric_names_pushed_to_a_real_pushgateway(
-    serving_api: LiveServing, bundle_dir: Path, pushgateway: str, tmp_path: Path
-) -> None:
+def test_drift_metric_names_pushed_to_a_real_pushgateway(drift_pushed: DriftPush) -> None:
     """`churn-core drift` over serving-api's own captures, pushed to a real Pushgateway: every
     churn_drift_* name the rules use is there, under job="churn-drift"."""
-    deadline = time.monotonic() + 30
-    while sum(1 for p in serving_api.capture_dir.rglob("*.jsonl") for _ in p.open()) < 300:
-        assert time.monotonic() < deadline, "serving-api did not write its captures"
-        time.sleep(0.5)
-    started = time.time()
-    churn_core = tool("churn-core")
-    assert churn_core is not None
-    result = subprocess.run(
-        [
-            churn_core, "drift",
-            "--reference", str(bundle_dir),
-            "--current", str(serving_api.capture_dir),
-            "--json", str(tmp_path / "report.json"),
-            "--pushgateway", pushgateway,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )  # fmt: skip
-    assert result.returncode in (0, 1), result.stderr  # 0 no drift, 1 drift: both push
-    pushed = sample_names(httpx.get(f"{pushgateway}/metrics", timeout=10).text)
+    pushed = sample_names(drift_pushed.exposition)
     ours = {
         name for name, sets in pushed.items() if any(s.get("job") == "churn-drift" for s in sets)
     }
@@ -194,7 +156,7 @@ def test_drift_metric_names_pushed_to_a_real_pushgateway(
     # The stale rule compares with time(): the push must be a Unix time in seconds.
     (stamp,) = [
         float(line.split()[-1])
-        for line in httpx.get(f"{pushgateway}/metrics", timeout=10).text.splitlines()
+        for line in drift_pushed.exposition.splitlines()
         if line.startswith("churn_drift_last_run_timestamp_seconds{")
     ]
-    assert started - 5 <= stamp <= time.time() + 5
+    assert drift_pushed.started - 5 <= stamp <= time.time() + 5

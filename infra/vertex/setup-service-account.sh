@@ -9,9 +9,17 @@
 #
 # No project-wide storage role and no basic role (owner, editor). Idempotent: safe to re-run.
 #
-# Usage: PROJECT_ID=my-project MODEL_BUCKET=my-churn-models ./setup-service-account.sh
-#        DRY_RUN=1 … prints the gcloud commands instead of running them.
+# Usage: PROJECT_ID=my-project MODEL_BUCKET=my-churn-models ./setup-service-account.sh [--dry-run]
+#        --dry-run (or DRY_RUN=1) prints the gcloud commands instead of running them.
 set -euo pipefail
+
+for arg in "$@"; do
+  case "$arg" in
+    --dry-run) DRY_RUN=1 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "unknown argument: $arg (only --dry-run)" >&2; exit 2 ;;
+  esac
+done
 
 : "${PROJECT_ID:?set PROJECT_ID}"
 : "${MODEL_BUCKET:?set MODEL_BUCKET (bucket name, without gs://)}"
