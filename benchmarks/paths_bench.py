@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +29,7 @@ from typing import Any
 import httpx
 
 from churn_core.samples import SAMPLE_CUSTOMERS
-from churn_core.testing import free_port
+from churn_testing import ServerExited, ServerNotReady, ServerProcess, free_port, quick_bundle
 
 BIN = Path(sys.executable).parent
 WARMUP = 30
@@ -65,31 +63,14 @@ SERVERS = [
 ]
 
 
-def start(server: Server, argv: list[str], port: int) -> tuple[subprocess.Popen, float]:
+def start(server: Server, argv: list[str], port: int) -> tuple[ServerProcess, float]:
     """Start the server; return it and the seconds until its readiness route said 200."""
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}{server.ready}"
-    while time.perf_counter() - started < 180:
-        if process.poll() is not None:
-            raise SystemExit(f"{server.name} exited with {process.returncode}: {' '.join(argv)}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return process, time.perf_counter() - started
-        except httpx.TransportError:
-            pass
-        time.sleep(0.01)
-    process.kill()
-    raise SystemExit(f"{server.name} was not ready within 180 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
+    process = ServerProcess(argv, f"http://127.0.0.1:{port}", server.ready, name=server.name)
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        return process, process.wait_ready(180)
+    except (ServerExited, ServerNotReady) as error:
+        process.stop()
+        raise SystemExit(str(error)) from None
 
 
 def latencies_ms(server: Server, port: int, requests: int) -> list[float]:
@@ -136,10 +117,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="paths-bench-") as scratch:
         model_dir = args.model_dir
         if model_dir is None:
-            from churn_core.training import train
-
             print("training a quick bundle …", file=sys.stderr, flush=True)
-            model_dir = train(Path(scratch) / "model", quick=True, rows=3000)
+            model_dir = quick_bundle()
         tarball = Path(scratch) / "model.tar.gz"
         package_model(model_dir, tarball)
 
@@ -152,11 +131,11 @@ def main() -> None:
                 process, seconds = start(server, argv, port)
                 starts.append(seconds)
                 if attempt < args.starts - 1:
-                    stop(process)
+                    process.stop()
             try:  # the last process stays up for the latency run
                 samples = latencies_ms(server, port, args.requests)
             finally:
-                stop(process)
+                process.stop()
             rows.append((server, statistics.median(starts), samples))
             print(f"{server.name} done", file=sys.stderr, flush=True)
 

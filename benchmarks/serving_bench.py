@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -36,12 +35,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from baseline import seed_pipeline
 from pydantic import BaseModel
 
-sys.path.insert(0, str(Path(__file__).parent))
-from baseline import seed_pipeline
-
-from churn_core.testing import free_port
+from churn_testing import ServerExited, ServerNotReady, ServerProcess, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
@@ -130,16 +127,6 @@ def run_baseline_server(port: int, rows: int) -> None:
 # Processes
 
 
-def get_status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
 def check_post(url: str, body: bytes) -> None:
     request = urllib.request.Request(
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
@@ -149,56 +136,35 @@ def check_post(url: str, body: bytes) -> None:
             raise SystemExit(f"{url} answered {response.status}")
 
 
-class Process:
-    def __init__(self, name: str, command: list[str], port: int, env: dict[str, str]):
-        self.name = name
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        handle, log_path = tempfile.mkstemp(prefix=f"{name}-", suffix=".log")
-        self.log_path = log_path
-        self.started = time.monotonic()
-        self.process = subprocess.Popen(
-            command, stdout=handle, stderr=subprocess.STDOUT, env={**os.environ, **env}
-        )
-        os.close(handle)
-
-    def wait_ready(self, timeout: float) -> float:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"{self.name} exited; see {self.log_path}")
-            if get_status(f"{self.url}/readyz") == 200:
-                return time.monotonic() - self.started
-            time.sleep(0.01)
-        raise SystemExit(f"{self.name} not ready after {timeout:.0f} s; see {self.log_path}")
-
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+def wait_ready(process: ServerProcess, timeout: float) -> float:
+    """Seconds from start until /readyz said 200; exits the benchmark (with the server's output)
+    when the server does not come up."""
+    try:
+        return process.wait_ready(timeout)
+    except (ServerExited, ServerNotReady) as error:
+        process.stop()
+        raise SystemExit(str(error)) from None
 
 
-def start_service(model_dir: Path, capture_dir: Path) -> Process:
+def rss_mb(process: ServerProcess) -> float:
+    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def start_service(model_dir: Path, capture_dir: Path) -> ServerProcess:
     port = free_port()
     command = [sys.executable, "-m", "serving_api", "--model-dir", str(model_dir)]
     command += ["--port", str(port), "--capture-dir", str(capture_dir), "--log-level", "warning"]
-    return Process("serving-api", command, port, {})
+    return ServerProcess(command, f"http://127.0.0.1:{port}", "/readyz", name="serving-api")
 
 
-def start_baseline(rows: int) -> Process:
+def start_baseline(rows: int) -> ServerProcess:
     port = free_port()
     command = [sys.executable, __file__, "--baseline-server", "--port", str(port)]
-    return Process("baseline", [*command, "--rows", str(rows)], port, {})
+    command += ["--rows", str(rows)]
+    return ServerProcess(command, f"http://127.0.0.1:{port}", "/readyz", name="baseline")
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,14 +303,14 @@ def soak(model_dir: Path, seconds: float, concurrency: int, bodies: list[bytes])
     capture = Path(tempfile.mkdtemp(prefix="soak-capture-"))
     service = start_service(model_dir, capture)
     try:
-        service.wait_ready(60)
+        wait_ready(service, 60)
         rss: list[tuple[float, float]] = []
         stop = threading.Event()
 
         def sample() -> None:
             started = time.monotonic()
             while not stop.wait(1.0):
-                rss.append((time.monotonic() - started, service.rss_mb()))
+                rss.append((time.monotonic() - started, rss_mb(service)))
 
         sampler = threading.Thread(target=sample, daemon=True)
         sampler.start()
@@ -356,7 +322,7 @@ def soak(model_dir: Path, seconds: float, concurrency: int, bodies: list[bytes])
         )
         dropped = metric_value(service.url, "serving_capture_dropped_total")
     finally:
-        code = service.stop()
+        code = service.stop(60)
     records = count_records(capture)
     shutil.rmtree(capture, ignore_errors=True)
     at_10 = next((mb for t, mb in rss if t >= 10), rss[0][1] if rss else 0.0)
@@ -408,11 +374,11 @@ def main(argv: list[str] | None = None) -> int:
 
     capture = Path(tempfile.mkdtemp(prefix="bench-capture-"))
     service = start_service(args.model_dir, capture)
-    ready_s = service.wait_ready(60)
+    ready_s = wait_ready(service, 60)
     print(f"serving-api ready {ready_s:.2f} s after start (bundle {args.model_dir})", flush=True)
     print("training the baseline stacking model …", flush=True)
     baseline = start_baseline(args.baseline_rows)
-    baseline_ready_s = baseline.wait_ready(1800)
+    baseline_ready_s = wait_ready(baseline, 1800)
 
     results: dict[str, dict[str, Result]] = {}
     try:
@@ -433,8 +399,8 @@ def main(argv: list[str] | None = None) -> int:
                         flush=True,
                     )
     finally:
-        baseline.stop()
-        service.stop()
+        baseline.stop(60)
+        service.stop(60)
         shutil.rmtree(capture, ignore_errors=True)
 
     print()

@@ -30,7 +30,7 @@ DocCheckError = check_docs.DocCheckError
 
 
 def _doc_id(path: Path) -> str:
-    return path.name
+    return str(path.relative_to(DOCS_DIR.parent))
 
 
 @pytest.mark.parametrize("doc", check_docs.DOCS, ids=_doc_id)
@@ -38,7 +38,7 @@ def test_every_command_is_covered_by_a_rule(doc: Path) -> None:
     commands = check_docs.extract_commands(doc)
     assert commands, f"{doc.name} shows no command in a ```bash block"
     modes = {check_docs.classify(command) for command in commands}
-    assert modes <= {"run", "parse", "static", "env"}
+    assert modes <= {"run", "parse", "static", "env", "setup"}
 
 
 @pytest.mark.slow
@@ -50,6 +50,16 @@ def test_every_command_works(doc: Path) -> None:
     # Cloud commands may only be parsed; everything else in the guide really runs.
     ran = [o for o in outcomes if o.mode == "run"]
     assert ran, f"nothing in {doc.name} was run for real"
+
+
+@pytest.mark.slow
+@pytest.mark.fresh_clone
+@pytest.mark.parametrize("doc", check_docs.READMES, ids=_doc_id)
+def test_the_readmes_work_in_a_fresh_clone(doc: Path) -> None:
+    """A newcomer's path: the committed tree cloned, synced only as the page says, each
+    `uv run --package … --extra …` in its own environment; a missing extra or file fails."""
+    outcomes = check_docs.check_document(doc, fresh=True)
+    assert len(outcomes) == len(check_docs.extract_commands(doc))
 
 
 # ---- the check itself: each of these must be refused
@@ -130,7 +140,7 @@ def test_exports_and_expected_outcomes_are_understood() -> None:
     text = _bash(
         "export GOOGLE_CLOUD_PROJECT=p",
         "uv run --package vertex-predictor vertex-predictor status --endpoint e   # parsed",
-        "infra/sagemaker/setup-role.sh --bucket b --print",
+        "infra/sagemaker/setup-role.sh --bucket b --dry-run",
     )
     outcomes = _check_text(text)
     assert [o.mode for o in outcomes] == ["env", "parse", "run"]

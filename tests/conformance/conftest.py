@@ -6,11 +6,8 @@ Each server is started by its console script from the test environment, which is
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
+import contextlib
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from churn_core.testing import free_port
+from churn_testing import ServerProcess, free_port
 
 BIN = Path(sys.executable).parent
 START_TIMEOUT = 120.0
@@ -33,8 +30,6 @@ class ServingPath:
     ready: str
     route: str
     port: int
-    process: subprocess.Popen | None = None
-    log: Path | None = None
 
     @property
     def url(self) -> str:
@@ -80,28 +75,6 @@ def commands(bundle: Path, tarball: Path, capture: Path, ports: dict[str, int]) 
     }
 
 
-def wait_ready(path: ServingPath, deadline: float) -> None:
-    assert path.process is not None and path.log is not None
-    while time.monotonic() < deadline:
-        if path.process.poll() is not None:
-            code = path.process.returncode
-            pytest.fail(f"{path.name} exited with {code}:\n{path.log.read_text()[-3000:]}")
-        try:
-            if httpx.get(path.url + path.ready, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{path.name} not ready on {path.ready}:\n{path.log.read_text()[-3000:]}")
-
-
-@pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from churn_core.training import train
-
-    return train(tmp_path_factory.mktemp("conformance") / "model", quick=True, rows=3000)
-
-
 @pytest.fixture(scope="session")
 def servers(
     bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory
@@ -118,26 +91,11 @@ def servers(
         ServingPath("vertex-predictor", "/health", "/predict", free_port()),
     ]
     argv = commands(bundle_dir, tarball, scratch / "capture", {p.name: p.port for p in paths})
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    try:
-        for path in paths:
-            path.log = scratch / f"{path.name}.log"
-            with path.log.open("w") as log:
-                path.process = subprocess.Popen(
-                    argv[path.name], stdout=log, stderr=subprocess.STDOUT, env=env
-                )
-        deadline = time.monotonic() + START_TIMEOUT
-        for path in paths:
-            wait_ready(path, deadline)
+    with contextlib.ExitStack() as running:
+        started = [
+            running.enter_context(ServerProcess(argv[p.name], p.url, p.ready, name=p.name))
+            for p in paths
+        ]
+        for server in started:
+            server.wait_ready(START_TIMEOUT)
         yield paths
-    finally:
-        for path in paths:
-            if path.process is not None and path.process.poll() is None:
-                path.process.send_signal(signal.SIGTERM)
-        for path in paths:
-            if path.process is not None:
-                try:
-                    path.process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    path.process.kill()
-                    path.process.wait()

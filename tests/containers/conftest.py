@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from churn_testing import quick_bundle
+
 # testcontainers' reaper (Ryuk) is an image from Docker Hub; these tests remove their own
 # containers in `finally` blocks instead.
 os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
@@ -34,7 +36,10 @@ def docker_client() -> Iterator[Any]:
     import docker
 
     try:
-        client = docker.from_env(timeout=30)
+        # A bound on each Docker API call, not a timing check: under the vfs storage driver
+        # (CI's daemon) creating a container copies the image's layers, and the 1.2 GB churn-core
+        # job image took over 30 s to create on a busy 2-core machine.
+        client = docker.from_env(timeout=300)
         client.ping()
     except Exception as exc:  # no socket, no permission, daemon down: all mean "no Docker"
         unavailable(f"no Docker daemon answers ({type(exc).__name__}); .ci/containers starts one")
@@ -66,10 +71,8 @@ def world_readable(root: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from churn_core.training import train
-
-    return world_readable(train(tmp_path_factory.mktemp("bundle") / "model", quick=True, rows=3000))
+def bundle_dir() -> Path:
+    return world_readable(quick_bundle())
 
 
 @pytest.fixture(scope="session")
@@ -77,11 +80,3 @@ def customers() -> list[dict[str, Any]]:
     from churn_core.samples import SAMPLE_CUSTOMERS
 
     return [dict(c) for c in SAMPLE_CUSTOMERS]
-
-
-@pytest.fixture(scope="session")
-def predictor(bundle_dir: Path) -> Any:
-    """The library on the host: what every image must answer, to the last bit."""
-    from churn_core import Predictor
-
-    return Predictor.from_bundle(bundle_dir)
