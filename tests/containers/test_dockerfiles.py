@@ -1,9 +1,11 @@
 """The four Dockerfiles follow one pattern: the same build stage, parametrised by global ARGs,
-the uv range pinned once in pyproject.toml, and a runtime stage as uid 10001. No Docker needed."""
+running the one venv recipe (docker/build-venv.sh) with the uv range pinned once in
+pyproject.toml, and a runtime stage as uid 10001. No Docker needed."""
 
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatch
 from pathlib import Path
 
 import pytest
@@ -41,8 +43,22 @@ def test_global_args_name_the_package(name: str):
     args = global_args(path.read_text())
     assert args["BASE_IMAGE"] == "python:3.11-slim"
     assert args["PACKAGE"] == name
-    assert ROOT / args["PACKAGE_DIR"] == path.parent
+    members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    member = path.parent.relative_to(ROOT).as_posix()
+    assert any(fnmatch(member, pattern) for pattern in members["members"])
+    assert tomllib.loads((path.parent / "pyproject.toml").read_text())["project"]["name"] == name
     assert "EXTRAS" in args
+
+
+def test_the_build_stage_runs_the_one_venv_recipe():
+    stage = stages(DOCKERFILES["serving-api"].read_text())[0]
+    assert 'sh /src/docker/build-venv.sh "${PACKAGE}" "${EXTRAS}"' in stage
+    assert "--mount=type=bind,target=/src" in stage
+    recipe = (ROOT / "docker/build-venv.sh").read_text()
+    sync = next(line for line in recipe.splitlines() if line.startswith("set -- "))
+    for flag in ("--frozen", "--no-dev", "--no-editable", '--package "$package"'):
+        assert flag in sync
+    assert "UV_PROJECT_ENVIRONMENT=/opt/venv" in recipe
 
 
 @pytest.mark.parametrize("name", DOCKERFILES)
@@ -56,5 +72,5 @@ def test_runtime_stage_runs_as_10001_from_the_build_venv(name: str):
 def test_the_uv_pin_is_in_pyproject_only():
     pin = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["required-version"]
     assert pin.startswith(">=")
-    for path in DOCKERFILES.values():
+    for path in [*DOCKERFILES.values(), ROOT / "docker/build-venv.sh"]:
         assert '"uv>=' not in path.read_text() and "uv==" not in path.read_text()
