@@ -10,7 +10,6 @@ the machine's load; the ratios are measured side by side in the same process.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import subprocess
 import sys
@@ -20,6 +19,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from baseline import seed_pipeline
+
+from churn_testing.benchmarking import machine
 
 
 def p50_ms(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
@@ -31,20 +32,6 @@ def p50_ms(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
-
-
-def machine() -> str:
-    import os
-
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
 
 
 def main() -> None:
@@ -63,7 +50,7 @@ def main() -> None:
     from churn_core.training import train
 
     work = Path(tempfile.mkdtemp(prefix="core-bench-"))
-    print(f"machine: {machine()}; python {platform.python_version()}", flush=True)
+    print(f"machine: {machine()}", flush=True)
     t0 = time.perf_counter()
     bundle = train(work / "model", seed=42)
     print(f"trained the fast-path model in {time.perf_counter() - t0:.1f} s", flush=True)

@@ -16,54 +16,23 @@ Prints a markdown table and the machine. Without --model-dir a quick bundle is t
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from churn_core.samples import SAMPLE_CUSTOMERS
 from churn_testing import ServerExited, ServerNotReady, ServerProcess, free_port, quick_bundle
+from churn_testing.benchmarking import machine, percentile
+from churn_testing.paths import SERVING_PATHS, ServingPath
 
-BIN = Path(sys.executable).parent
 WARMUP = 30
 
 
-@dataclass
-class Server:
-    name: str
-    ready: str
-    route: str
-
-    def argv(self, model_dir: Path, tarball: Path, port: int, via_uv: bool) -> list[str]:
-        serve = {
-            "serving-api": ["--model-dir", str(model_dir), "--no-capture"],
-            "sagemaker-handler": ["serve", "--model", str(tarball)],
-            "vertex-predictor": ["serve", "--model-dir", str(model_dir)],
-        }[self.name]
-        command = [str(BIN / self.name)]
-        if via_uv:
-            command = ["uv", "run", "--frozen", "--package", self.name, self.name]
-        return [*command, *serve, "--host", "127.0.0.1", "--port", str(port)]
-
-    def body(self, customer: dict[str, Any]) -> Any:
-        return {"instances": [customer]} if self.name == "vertex-predictor" else customer
-
-
-SERVERS = [
-    Server("serving-api", "/readyz", "/predict"),
-    Server("sagemaker-handler", "/ping", "/invocations"),
-    Server("vertex-predictor", "/health", "/predict"),
-]
-
-
-def start(server: Server, argv: list[str], port: int) -> tuple[ServerProcess, float]:
+def start(server: ServingPath, argv: list[str], port: int) -> tuple[ServerProcess, float]:
     """Start the server; return it and the seconds until its readiness route said 200."""
     process = ServerProcess(argv, f"http://127.0.0.1:{port}", server.ready, name=server.name)
     try:
@@ -73,9 +42,9 @@ def start(server: Server, argv: list[str], port: int) -> tuple[ServerProcess, fl
         raise SystemExit(str(error)) from None
 
 
-def latencies_ms(server: Server, port: int, requests: int) -> list[float]:
-    body = server.body(dict(SAMPLE_CUSTOMERS[0]))
-    url = f"http://127.0.0.1:{port}{server.route}"
+def latencies_ms(server: ServingPath, port: int, requests: int) -> list[float]:
+    route, body = server.single(dict(SAMPLE_CUSTOMERS[0]))
+    url = f"http://127.0.0.1:{port}{route}"
     samples = []
     with httpx.Client(timeout=10) as client:
         for i in range(WARMUP + requests):
@@ -87,21 +56,6 @@ def latencies_ms(server: Server, port: int, requests: int) -> list[float]:
             if i >= WARMUP:
                 samples.append(elapsed * 1000)
     return samples
-
-
-def percentile(samples: list[float], q: float) -> float:
-    return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores, {cpu}"
 
 
 def main() -> None:
@@ -123,11 +77,11 @@ def main() -> None:
         package_model(model_dir, tarball)
 
         rows = []
-        for server in SERVERS:
+        for server in SERVING_PATHS:
             starts = []
             for attempt in range(args.starts):
                 port = free_port()
-                argv = server.argv(model_dir, tarball, port, args.via_uv)
+                argv = server.argv(model_dir, tarball, port, via_uv=args.via_uv)
                 process, seconds = start(server, argv, port)
                 starts.append(seconds)
                 if attempt < args.starts - 1:
@@ -140,13 +94,13 @@ def main() -> None:
             print(f"{server.name} done", file=sys.stderr, flush=True)
 
     launcher = "`uv run --package …`" if args.via_uv else "the console script"
-    print(f"\nmachine: {machine()}; python {platform.python_version()}; started by {launcher}")
+    print(f"\nmachine: {machine()}; started by {launcher}")
     print(f"cold start: median of {args.starts}; latency: {args.requests} sequential requests\n")
     print("| path | server | cold start → ready | p50, one customer | p95 |")
     print("|---|---|---:|---:|---:|")
     for server, cold, samples in rows:
         print(
-            f"| {server.name} | `{server.route}` ready on `{server.ready}` | {cold:.2f} s "
+            f"| {server.name} | `{server.single({})[0]}` ready on `{server.ready}` | {cold:.2f} s "
             f"| {statistics.median(samples):.2f} ms | {percentile(samples, 95):.2f} ms |"
         )
 

@@ -25,31 +25,23 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from paths_bench import BIN, machine, start, stop
-
 from churn_core.signing import TRUST_ENV, check_bundle, sign
 from churn_core.training import train
-from churn_testing import free_port
+from churn_testing import ServerProcess, free_port
+from churn_testing.benchmarking import machine
+from churn_testing.paths import BIN
 from churn_testing.signing import make_signing_keys
 
 
 def cold_start(binary: Path, model_dir: Path, trusted: str | None) -> float:
+    """Seconds from starting serving-api on the bundle until /readyz answers 200."""
     port = free_port()
     argv = [str(binary), "--model-dir", str(model_dir), "--no-capture", "--port", str(port)]
-    saved = os.environ.pop(TRUST_ENV, None)
+    env = {key: value for key, value in os.environ.items() if key != TRUST_ENV}
     if trusted:
-        os.environ[TRUST_ENV] = trusted
-    try:
-        from paths_bench import SERVERS
-
-        process, seconds = start(SERVERS[0], argv, port)
-    finally:
-        os.environ.pop(TRUST_ENV, None)
-        if saved is not None:
-            os.environ[TRUST_ENV] = saved
-    stop(process)
-    return seconds
+        env[TRUST_ENV] = trusted
+    with ServerProcess(argv, f"http://127.0.0.1:{port}", "/readyz", env=env) as process:
+        return process.wait_ready(180)
 
 
 def import_seconds() -> float:

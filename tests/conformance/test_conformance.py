@@ -129,24 +129,13 @@ def test_the_paths_agree_with_each_other(answers) -> None:
             assert a["risk_level"] == b["risk_level"], (first, name)
 
 
-def single_request(path, customer: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """Each path's one-customer form: serving-api /predict, a bare object for SageMaker, and
-    a one-instance body for Vertex (which has no other form)."""
-    if path.name == "serving-api":
-        return "/predict", customer
-    if path.name == "sagemaker-handler":
-        return "/invocations", customer
-    return "/predict", {"instances": [customer]}
-
-
 def test_one_customer_per_request_gives_the_same_answer(servers, client, reference) -> None:
     for path in servers:
         for i in range(0, len(CUSTOMERS), 97):  # a spread of generated and boundary customers
-            route, body = single_request(path, CUSTOMERS[i])
+            route, body = path.path.single(CUSTOMERS[i])
             response = client.post(path.url + route, json=body)
             assert response.status_code == 200, (path.name, response.text)
-            answer = response.json()
-            p = answer if path.name == "serving-api" else answer["predictions"][0]
+            p = path.path.answer(response.json())
             delta = abs(p["churn_probability"] - reference[i]["churn_probability"])
             assert delta <= TOLERANCE, (path.name, i)
 
@@ -177,7 +166,7 @@ def test_bad_customers_get_a_4xx_naming_the_field_on_every_path(
     servers, client, customer: dict[str, Any], field: str
 ) -> None:
     for path in servers:
-        route, body = single_request(path, customer)
+        route, body = path.path.single(customer)
         response = client.post(path.url + route, json=body)
         assert 400 <= response.status_code < 500, (path.name, response.status_code)
         assert field in response.text, (path.name, response.text)
@@ -191,7 +180,7 @@ def test_bad_customers_get_a_4xx_naming_the_field_on_every_path(
 )
 def test_malformed_bodies_get_a_4xx_on_every_path(servers, client, content: bytes) -> None:
     for path in servers:
-        route, _ = single_request(path, GOOD)
+        route, _ = path.path.single(GOOD)
         if path.name == "vertex-predictor" and content.startswith(b"["):
             content = json.dumps({"instances": [42]}).encode()
         response = client.post(

@@ -94,10 +94,10 @@ def test_refused_tarball_keeps_serve_up_and_unready(
     assert "SignatureError" in stderr and "Traceback" not in stderr
 
 
-# model_fn from the extracted tarball on the framework image's Python, trust from the env.
+# model_fn from the extracted tarball on the framework image's Python, trust from the env;
+# code/ is on PYTHONPATH, as the framework puts it on sys.path.
 MODEL_FN = r"""
 import json, sys
-sys.path.insert(0, sys.argv[1] + "/code")
 import inference
 try:
     model = inference.model_fn(sys.argv[1])
@@ -131,7 +131,7 @@ def test_model_fn_verifies_on_the_framework_images_python(
             run([*pip, "-r", "requirements.txt"], cwd=model_dir / "code")
         done = subprocess.run(
             [python, "-c", MODEL_FN, str(model_dir)],
-            env={"PATH": "/usr/bin:/bin", **_trust(key)},
+            env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(model_dir / "code"), **_trust(key)},
             capture_output=True,
             text=True,
             timeout=300,
