@@ -71,3 +71,9 @@ def servers(
         for server in started:
             server.wait_ready(START_TIMEOUT)
         yield running
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=60) as client:
+        yield client

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import httpx
 import pytest
 
 from churn_core import Predictor
@@ -53,12 +52,6 @@ CUSTOMERS: list[dict[str, Any]] = [
 
 def chunks(items: list[Any]) -> list[list[Any]]:
     return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
-@pytest.fixture(scope="module")
-def client() -> httpx.Client:
-    with httpx.Client(timeout=60) as client:
-        yield client
 
 
 @pytest.fixture(scope="module")

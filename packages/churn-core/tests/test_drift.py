@@ -238,3 +238,30 @@ def test_files_last_written_before_since_are_not_read(tmp_path):
     os.utime(old, (stamp, stamp))
     since = datetime.fromisoformat("2026-11-21T00:00:00+00:00")
     assert len(drift.read_current(tmp_path, since=since)) == 10
+
+
+def test_a_torn_last_line_is_skipped_and_counted_not_fatal(tmp_path):
+    """What a SIGKILL or a full disk leaves: a last record without its newline, cut short."""
+    import gzip
+
+    frame = _features(generate(150, seed=4))
+    lines = list(_capture_lines(frame))
+    (tmp_path / "capture-1.jsonl").write_text("\n".join(lines) + "\n" + lines[0][:37])
+    with gzip.open(tmp_path / "capture-2.jsonl.gz", "wt") as handle:
+        handle.write("\n".join(lines[:50]) + "\n")
+    cut = (tmp_path / "capture-2.jsonl.gz").read_bytes()
+    (tmp_path / "capture-2.jsonl.gz").write_bytes(cut[: len(cut) - 12])  # the stream stops early
+    current = drift.read_current(tmp_path)
+    assert current.attrs["torn_lines"] == 2
+    assert 150 <= len(current) <= 200  # every whole record of the plain file, what gzip gave
+    report = drift.compare(_features(generate(2_000, seed=5)), current)
+    assert report["data_quality"]["torn_lines"] == 2
+
+
+def test_a_bad_line_in_the_middle_is_corruption_and_raises(tmp_path):
+    frame = _features(generate(20, seed=6))
+    lines = list(_capture_lines(frame))
+    lines[5] = lines[5][:30]  # cut short, yet followed by more records
+    (tmp_path / "capture.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ValueError):
+        drift.read_current(tmp_path)

@@ -104,17 +104,41 @@ def record_rows(record: Mapping[str, Any]) -> list[Row]:
 
 
 def read_capture_file(path: str | Path) -> list[Row]:
-    """Every row of a JSON-lines capture file (``.gz`` is decompressed), any mix of formats."""
+    """Every row of a JSON-lines capture file (``.gz`` is decompressed), any mix of formats;
+    a torn last line is skipped (see ``read_capture_lines``)."""
+    return read_capture_lines(path)[0]
+
+
+def read_capture_lines(path: str | Path) -> tuple[list[Row], int]:
+    """The rows of a capture file and how many torn lines were skipped (0 or 1).
+
+    A writer killed mid-record, or one whose disk filled, can leave the file's last line cut
+    short: without its newline and not valid JSON, or a gzip stream that stops early. That
+    record was never complete, so it is skipped and counted instead of failing the whole read.
+    A bad line anywhere else is corruption, and raises.
+    """
     import gzip
 
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     rows: list[Row] = []
+    torn = 0
     with opener(path, "rt", encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                rows.extend(record_rows(json.loads(line)))
-    return rows
+        try:
+            for line in handle:
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    if line.endswith("\n"):
+                        raise  # a whole line that is not JSON: corruption, not a torn write
+                    torn += 1  # the last line, cut short
+                    continue
+                rows.extend(record_rows(record))
+        except EOFError:  # a gzip stream cut short: what was read stands
+            torn += 1
+    return rows, torn
 
 
 def _payload_text(payload: Mapping[str, Any]) -> str:

@@ -12,6 +12,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MAX_INSTANCES = 1000
+DEFAULT_MAX_BODY_BYTES = 1_572_864  # 1.5 MiB
 
 
 class Settings(BaseSettings):
@@ -19,6 +20,9 @@ class Settings(BaseSettings):
 
     # Instances per prediction request; more is a 400 naming `instances`.
     max_instances: int = Field(DEFAULT_MAX_INSTANCES, ge=1, alias="CHURN_MAX_INSTANCES")
+    # Bytes per request body; more is a 413 before the body is read whole. Vertex itself
+    # refuses online prediction requests above 1.5 MB, so a larger limit would never be used.
+    max_body_bytes: int = Field(DEFAULT_MAX_BODY_BYTES, ge=1, alias="CHURN_MAX_BODY_BYTES")
     # uvicorn workers of the CPR server (Vertex's own variable name for it).
     web_concurrency: int = Field(1, ge=1, alias="VERTEX_CPR_WEB_CONCURRENCY")
     log_level: str = Field("info", alias="LOG_LEVEL")

@@ -7,7 +7,6 @@ each bad field; anything else gets a 500 with a fixed message and the trace only
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -20,6 +19,8 @@ from google.cloud.aiplatform.prediction.predictor import Predictor
 from google.cloud.aiplatform.prediction.serializer import APPLICATION_JSON, DefaultSerializer
 
 from churn_core import InvalidCustomerError
+from churn_core.jsonbody import RequestBodyError, RequestBodyTooLarge, parse_json_body, read_limited
+from vertex_predictor.config import settings
 from vertex_predictor.predictor import ChurnPredictor, InvalidRequestError
 
 logger = logging.getLogger(__name__)
@@ -28,15 +29,21 @@ logger = logging.getLogger(__name__)
 class ChurnHandler(PredictionHandler):
     def __init__(self, artifacts_uri: str, predictor: type[Predictor] | None = None) -> None:
         super().__init__(artifacts_uri, predictor=predictor or ChurnPredictor)
+        self._max_body_bytes = settings().max_body_bytes
 
     async def handle(self, request: Request) -> Response:
         content_type = handler_utils.get_content_type_from_headers(request.headers)
         if content_type != APPLICATION_JSON:
             raise HTTPException(415, f"Content-Type must be {APPLICATION_JSON}")
         try:
-            body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise HTTPException(400, "request body is not valid JSON") from None
+            raw = await read_limited(
+                request.stream(), request.headers.get("content-length"), self._max_body_bytes
+            )
+            body = parse_json_body(raw)
+        except RequestBodyTooLarge as error:
+            raise HTTPException(413, str(error)) from None
+        except RequestBodyError as error:
+            raise HTTPException(400, str(error)) from None
         predictor = self._predictor
         if getattr(predictor, "failure_reason", None):
             raise HTTPException(503, predictor.failure_reason)

@@ -73,6 +73,8 @@ def compare(
         "invalid_rows": len(current) - len(cur_valid),
         "invalid_share": invalid_share,
         "failed": invalid_share > thresholds.invalid_share,
+        # Capture lines cut short by a crash or a full disk (never complete records), skipped.
+        "torn_lines": int(current.attrs.get("torn_lines", 0)),
         "failures": [{k: _plain(v) for k, v in f.items()} for f in failures[:50]],
     }
     drifted = [name for name, result in features.items() if result["drifted"]]

@@ -3,6 +3,7 @@ reference file or the training sample stored in a bundle."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,12 +11,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from churn_core.bundle import REFERENCE_FILE, read_verified
-from churn_core.capture import read_capture_file
+from churn_core.capture import read_capture_lines
 from churn_core.data import DataValidationError, file_format, iter_chunks
 from churn_core.signing import check_bundle
 
 if TYPE_CHECKING:
     import pandas as pd
+
+logger = logging.getLogger(__name__)
 
 FILE_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.csv", "*.parquet")
 
@@ -37,7 +40,10 @@ def _files(path: Path) -> list[Path]:
 def read_current(
     path: str | Path, since: datetime | None = None, until: datetime | None = None
 ) -> pd.DataFrame:
-    """Rows of a file or of every capture file under a directory, within [since, until)."""
+    """Rows of a file or of every capture file under a directory, within [since, until).
+
+    ``frame.attrs["torn_lines"]`` counts capture lines cut short by a crash or a full disk,
+    skipped (the report shows it under data_quality)."""
     import pandas as pd
 
     files = _files(Path(path))
@@ -46,12 +52,18 @@ def read_current(
         # so a daily job does not parse the whole capture history.
         files = [f for f in files if f.stat().st_mtime >= since.timestamp()]
     frames = []
+    torn = 0
     for file in files:
         if file_format(file) == "jsonl":
-            frames.append(pd.DataFrame(read_capture_file(file)))
+            rows, torn_here = read_capture_lines(file)
+            if torn_here:
+                logger.warning("%s: skipped a torn last line (a record cut short)", file)
+            torn += torn_here
+            frames.append(pd.DataFrame(rows))
         else:
             frames.extend(iter_chunks(file, chunk_rows=1_000_000))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame.attrs["torn_lines"] = torn
     if (since or until) and "timestamp" in frame.columns:
         stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
         keep = np.ones(len(frame), dtype=bool)
@@ -60,6 +72,7 @@ def read_current(
         if until:
             keep &= (stamps < pd.Timestamp(until)).to_numpy()
         frame = frame[keep].reset_index(drop=True)
+        frame.attrs["torn_lines"] = torn
     return frame
 
 

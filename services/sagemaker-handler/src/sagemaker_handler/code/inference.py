@@ -55,6 +55,7 @@ _installed_before_vendored()
 
 from churn_core import InvalidCustomerError, Predictor  # noqa: E402
 from churn_core.envelope import EnvelopeError, parse_envelope  # noqa: E402
+from churn_core.jsonbody import RequestBodyError, parse_json_body  # noqa: E402
 from churn_core.schema import FEATURES, customers_from_csv  # noqa: E402
 
 JSON = "application/json"
@@ -231,9 +232,9 @@ def _lines(text: str) -> list[str]:
 
 def _json_object(text: str, index: int) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"line {index + 1} is not valid JSON: {exc.msg}") from None
+        value = parse_json_body(text)
+    except RequestBodyError as exc:
+        raise InvalidInput(f"line {index + 1}: {exc}") from None
     if not isinstance(value, dict):
         raise InvalidInput(f"line {index + 1}: each line must be one customer object")
     return value
@@ -241,9 +242,9 @@ def _json_object(text: str, index: int) -> dict[str, Any]:
 
 def _request_from_json(text: str) -> ChurnRequest:
     try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidInput(f"the request body is not valid JSON: {exc.msg}") from None
+        body = parse_json_body(text)
+    except RequestBodyError as exc:
+        raise InvalidInput(str(exc)) from None
     if not (isinstance(body, dict) and "instances" in body):
         body = {"instances": body if isinstance(body, list) else [body]}  # one or a list
     try:
