@@ -54,7 +54,7 @@ class CprServer(ServerProcess):
 
 
 def start_server(
-    args: list[str], env: dict[str, str] | None = None, timeout: float = 120.0, healthy: bool = True
+    args: list[str], env: dict[str, str] | None = None, timeout: float = 300.0, healthy: bool = True
 ) -> CprServer:
     """Start `vertex-predictor serve ARGS` and return once its health route answers 200, or
     with ``healthy=False`` once it answers 503 (a refused or missing bundle). ``env`` is added
