@@ -209,11 +209,13 @@ def train(
     families: Sequence[str] | None = None,
     split_seeds: int = 1,
     progress: Progress = lambda message: None,
+    report_dir: str | Path | None = None,
 ) -> Path:
     """Train, write a bundle to ``out_dir`` and return its path. ``data=None`` → synthetic.
 
     ``families`` defaults to every family, or LightGBM alone when ``quick``; ``split_seeds`` > 1
     adds a mean ± sd over that many hold-outs (seeds ``seed``, ``seed + 1``, …) to the metrics.
+    ``report_dir`` also writes the training report page there (``training_report.py``).
     """
     from churn_core.predictor import Predictor
 
@@ -291,4 +293,10 @@ def train(
             "seconds": round(time.perf_counter() - started, 2),
         }
     write_manifest(out, manifest)
+    if report_dir is not None:
+        from churn_core.training_report import write_training_report
+
+        oof = {family: run.cv[family].oof for family in families}
+        page = write_training_report(report_dir, run.y_train, oof, manifest, model.text)
+        progress(f"training report: {page}")
     return out
