@@ -223,7 +223,9 @@ def histogram(
     return _svg(title, parts, list(colors.items()))
 
 
-def horizontal_bars(title: str, labels: Sequence[str], values: Sequence[float]) -> str:
+def horizontal_bars(
+    title: str, labels: Sequence[str], values: Sequence[float], value_format: str = ".3f"
+) -> str:
     """Labelled horizontal bars, largest first (feature importance)."""
     order = sorted(range(len(values)), key=lambda i: -values[i])
     top = max(values, default=0.0) or 1.0
@@ -237,6 +239,6 @@ def horizontal_bars(title: str, labels: Sequence[str], values: Sequence[float]) 
             f'<text x="110" y="{y + 14}" text-anchor="end">{html.escape(labels[i])}</text>'
             f'<rect x="116" y="{y + 3}" width="{width:.1f}" height="{row - 6}" '
             f'fill="{PALETTE[0]}"/><text x="{120 + width:.1f}" y="{y + 14}">'
-            f"{values[i]:.1%}</text>"
+            f"{values[i]:{value_format}}</text>"
         )
     return _svg(title, parts, height=height)

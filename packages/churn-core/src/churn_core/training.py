@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 DEFAULT_ROWS = 20_000
 BACKGROUND_ROWS = 100
 REFERENCE_ROWS = 5_000
+REPORT_EXPLAINED_ROWS = 500  # hold-out customers explained for the report's feature chart
 # The default families: both, compared on the same folds. Quick runs (tests) fit LightGBM only.
 DEFAULT_FAMILIES = FAMILIES
 QUICK_FAMILIES = ("lightgbm",)
@@ -294,9 +295,13 @@ def train(
         }
     write_manifest(out, manifest)
     if report_dir is not None:
-        from churn_core.training_report import write_training_report
+        from churn_core.training_report import mean_abs_contributions, write_training_report
 
         oof = {family: run.cv[family].oof for family in families}
-        page = write_training_report(report_dir, run.y_train, oof, manifest, model.text)
+        explained = run.x_hold[:REPORT_EXPLAINED_ROWS]
+        importance = mean_abs_contributions(served, explained)
+        page = write_training_report(
+            report_dir, run.y_train, oof, manifest, importance, len(explained)
+        )
         progress(f"training report: {page}")
     return out

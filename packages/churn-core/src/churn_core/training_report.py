@@ -3,26 +3,29 @@
 Drawn from what training already computed: the out-of-fold predictions on the training part
 (every choice, the threshold included, was made on them) for the ROC and precision-recall
 curves, the calibration plot and the threshold sweep; the manifest for the hold-out metrics with
-their bootstrap interval, the model-family comparison and the split-seed study; the model text
-for each input feature's share of the split gain.
+their bootstrap interval, the model-family comparison and the split-seed study; the served
+explainer for each input feature's mean contribution on hold-out customers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from churn_core import charts
-from churn_core.features import MODEL_FEATURES
 from churn_core.html_page import Raw, chart_row, figure, page, table, tag, write
 from churn_core.metrics import calibration, classification_metrics
-from churn_core.schema import FEATURES
+from churn_core.schema import FEATURE_NAMES, FEATURES
+
+if TYPE_CHECKING:
+    from churn_core.predictor import Predictor
 
 REPORT_FILE = "training-report.html"
 CURVE_POINTS = 300  # enough for a smooth 440-pixel line, small enough for a light page
+IMPORTANCE_TITLE = "Mean |contribution| to the probability"
 SPLIT_SEED_COLUMNS = ("cv_roc_auc", "holdout_roc_auc", "holdout_brier")
 SWEEP = np.round(np.linspace(0.01, 0.99, 99), 2)
 
@@ -138,35 +141,32 @@ def _sweep(labels: np.ndarray, scores: np.ndarray, threshold: float) -> Raw:
     return figure("Threshold choice: F1, precision, recall (out of fold)", svg)
 
 
-def gain_by_input_feature(model_text: str) -> dict[str, float]:
-    """Each input feature's share of the model's total split gain (engineered features folded
-    onto the input feature they are computed from); split counts when no gain is recorded."""
-    import lightgbm as lgb
-
-    booster = lgb.Booster(model_str=model_text)
-    gain = booster.feature_importance("gain").astype(float)
-    if not gain.sum():
-        gain = booster.feature_importance("split").astype(float)
-    shares = {spec.name: 0.0 for spec in FEATURES}
-    for feature, value in zip(MODEL_FEATURES, gain, strict=True):
-        for parent in feature.parents:
-            shares[parent] += value / len(feature.parents)
-    total = sum(shares.values()) or 1.0
-    return {name: value / total for name, value in shares.items()}
+def mean_abs_contributions(predictor: Predictor, matrix: np.ndarray) -> dict[str, float]:
+    """Mean |SHAP contribution| of each input feature, in probability units, over the rows of
+    a model matrix: the served explainer's exact values, so it means the same for every family
+    (a CatBoost model copied into LightGBM text records no split gains)."""
+    contributions, _ = predictor.explainer.shap_values(matrix)
+    return dict(zip(FEATURE_NAMES, np.abs(contributions).mean(axis=0).tolist(), strict=True))
 
 
-def _features(model_text: str) -> list[Raw]:
-    shares = gain_by_input_feature(model_text)
+def _features(importance: Mapping[str, float], rows_explained: int) -> list[Raw | str]:
     rows = []
     for spec in FEATURES:
         if spec.categories is not None:
             values = " | ".join(str(c) for c in spec.categories)
         else:
             values = f"{spec.minimum:g} – {'' if spec.maximum is None else f'{spec.maximum:g}'}"
-        rows.append((spec.name, spec.kind, values, spec.description, f"{shares[spec.name]:.1%}"))
-    svg = charts.horizontal_bars("Share of split gain", list(shares), list(shares.values()))
-    headers = ("feature", "type", "values", "meaning", "share of split gain")
-    return [table(headers, rows, numeric=(4,)), chart_row([figure("Share of split gain", svg)])]
+        rows.append(
+            (spec.name, spec.kind, values, spec.description, f"{importance[spec.name]:.4f}")
+        )
+    svg = charts.horizontal_bars(IMPORTANCE_TITLE, list(importance), list(importance.values()))
+    headers = ("feature", "type", "values", "meaning", "mean |contribution|")
+    return [
+        f"Mean absolute contribution to the churn probability (exact SHAP values, as served with "
+        f"explain=true) over {rows_explained:,} hold-out customers.",
+        table(headers, rows, numeric=(4,)),
+        chart_row([figure(IMPORTANCE_TITLE, svg)]),
+    ]
 
 
 def _metric_rows(oof: dict[str, Any], holdout: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -227,9 +227,11 @@ def training_report(
     labels: np.ndarray,
     oof: Mapping[str, np.ndarray],
     manifest: dict[str, Any],
-    model_text: str,
+    importance: Mapping[str, float],
+    rows_explained: int,
 ) -> str:
-    """The page. ``oof``: out-of-fold probabilities per family (the winner among them)."""
+    """The page. ``oof``: out-of-fold probabilities per family (the winner among them);
+    ``importance``: mean |contribution| per input feature over ``rows_explained`` rows."""
     labels = np.asarray(labels)
     training, threshold = manifest["training"], manifest["decision_threshold"]
     winner, metrics = training["family"], manifest["metrics"]
@@ -270,7 +272,7 @@ def training_report(
         tag("h2", "Model families compared"),
         *_candidates(manifest),
         tag("h2", "Input features"),
-        *_features(model_text),
+        *_features(importance, rows_explained),
     ]
     return page(f"Training report — {manifest['model_version']}", sections)
 
@@ -280,7 +282,9 @@ def write_training_report(
     labels: np.ndarray,
     oof: Mapping[str, np.ndarray],
     manifest: dict[str, Any],
-    model_text: str,
+    importance: Mapping[str, float],
+    rows_explained: int,
 ) -> Path:
     """Write ``training-report.html`` into ``out_dir``; returns its path."""
-    return write(Path(out_dir) / REPORT_FILE, training_report(labels, oof, manifest, model_text))
+    document = training_report(labels, oof, manifest, importance, rows_explained)
+    return write(Path(out_dir) / REPORT_FILE, document)

@@ -55,11 +55,14 @@ def chromium_path() -> str | None:
 
 
 def require_chromium() -> str:
+    """Chromium's path; without it the test skips, or fails when CHURN_REQUIRE_BROWSER=1 (set
+    by .ci/run: there the browser tests must run)."""
     found = chromium_path()
     if found is None:
-        pytest.skip(
-            "chromium not installed (Debian package chromium; CI installs it via .ci/system-deps)"
-        )
+        reason = "chromium not installed (Debian package chromium; .ci/system-deps installs it)"
+        if os.environ.get("CHURN_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"CHURN_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
     return found
 
 
