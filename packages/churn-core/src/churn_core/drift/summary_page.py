@@ -173,12 +173,12 @@ def summary_page(report: dict[str, Any]) -> str:
             f"(Bonferroni: {report['thresholds']['p_value_corrected']:.2g}).",
         ),
         _feature_table(report),
+        tag("h3", "Reference (blue) against current (orange)"),
+        chart_row(figures),
         tag("h2", "Prediction drift"),
         *_prediction(report),
         tag("h2", "Data quality"),
         *_quality(report),
-        tag("h2", "Reference (blue) against current (orange)"),
-        chart_row(figures),
     ]
     return page(f"Drift summary — {'drift' if report['drift'] else 'no drift'}", sections)
 
