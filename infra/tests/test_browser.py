@@ -100,3 +100,14 @@ def test_screenshots_stay_out_of_the_repository(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="outside the repository"):
         open_page(page, REPO / "screenshot.png")
     assert not (REPO / "screenshot.png").exists()
+
+
+def test_a_missing_chromium_fails_when_the_browser_is_required(monkeypatch) -> None:
+    monkeypatch.setenv("CHROMIUM", "")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("CHURN_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="CHURN_REQUIRE_BROWSER=1"):
+        require_chromium()
+    monkeypatch.delenv("CHURN_REQUIRE_BROWSER")
+    with pytest.raises(pytest.skip.Exception, match="chromium not installed"):
+        require_chromium()

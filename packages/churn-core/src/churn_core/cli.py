@@ -80,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
         help="also repeat the whole protocol on N hold-outs and report mean ± sd per family",
     )
     tr.add_argument("--sign-key", type=Path, help="sign the bundle with this EC private key (PEM)")
+    tr.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="also write DIR/training-report.html: ROC and precision-recall curves, calibration "
+        "and the threshold choice on the out-of-fold predictions, the family comparison",
+    )
 
     sg = sub.add_parser("sign", help="sign a bundle (OpenSSF Model Signing, writes model.sig)")
     sg.add_argument("--model-dir", type=Path, required=True)
@@ -108,6 +115,14 @@ def _parser() -> argparse.ArgumentParser:
     dr.add_argument("--current", type=Path, required=True, help="file or directory of captures")
     dr.add_argument("--html", type=Path, help="write an Evidently HTML report")
     dr.add_argument("--json", type=Path, help="write the JSON report ('-': to standard output)")
+    dr.add_argument(
+        "--summary",
+        type=Path,
+        help="write the light HTML summary page here; by default it goes next to --json FILE "
+        "as FILE's name with .summary.html (drift.json → drift.summary.html), and without a "
+        "--json file only when this option is given",
+    )
+    dr.add_argument("--no-summary", action="store_true", help="do not write the summary page")
     dr.add_argument("--since", help="ISO time: only captures at or after it")
     dr.add_argument("--until", help="ISO time: only captures before it")
     dr.add_argument("--psi-threshold", type=float, default=0.2)
@@ -145,6 +160,7 @@ def _train(args: argparse.Namespace) -> int:
             families=args.families,
             split_seeds=args.split_seeds,
             progress=console.log,
+            report_dir=args.report,
         )
     if args.sign_key:
         from churn_core.signing import sign
@@ -253,6 +269,10 @@ def _drift(args: argparse.Namespace) -> int:
         args.json.write_text(text + "\n")
     else:
         print_drift_summary(report)
+    summary = _summary_path(args)
+    if summary:
+        drift.write_summary(report, summary)
+        stderr_console().print(f"summary page: {summary}")
     if args.html:
         drift.write_html(reference, current, args.html)
     if args.pushgateway:
@@ -267,6 +287,18 @@ def _drift(args: argparse.Namespace) -> int:
         f"drifted features: {flagged} · invalid rows {report['data_quality']['invalid_share']:.2%}"
     )
     return EXIT_DRIFT if report["drift"] else EXIT_OK
+
+
+def _summary_path(args: argparse.Namespace) -> Path | None:
+    from churn_core.drift import summary_path_for
+
+    if args.no_summary:
+        return None
+    if args.summary:
+        return args.summary
+    if args.json and str(args.json) != "-":
+        return summary_path_for(args.json)
+    return None
 
 
 COMMANDS = {

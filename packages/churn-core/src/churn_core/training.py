@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 DEFAULT_ROWS = 20_000
 BACKGROUND_ROWS = 100
 REFERENCE_ROWS = 5_000
+REPORT_EXPLAINED_ROWS = 500  # hold-out customers explained for the report's feature chart
 # The default families: both, compared on the same folds. Quick runs (tests) fit LightGBM only.
 DEFAULT_FAMILIES = FAMILIES
 QUICK_FAMILIES = ("lightgbm",)
@@ -209,11 +210,13 @@ def train(
     families: Sequence[str] | None = None,
     split_seeds: int = 1,
     progress: Progress = lambda message: None,
+    report_dir: str | Path | None = None,
 ) -> Path:
     """Train, write a bundle to ``out_dir`` and return its path. ``data=None`` → synthetic.
 
     ``families`` defaults to every family, or LightGBM alone when ``quick``; ``split_seeds`` > 1
     adds a mean ± sd over that many hold-outs (seeds ``seed``, ``seed + 1``, …) to the metrics.
+    ``report_dir`` also writes the training report page there (``training_report.py``).
     """
     from churn_core.predictor import Predictor
 
@@ -291,4 +294,14 @@ def train(
             "seconds": round(time.perf_counter() - started, 2),
         }
     write_manifest(out, manifest)
+    if report_dir is not None:
+        from churn_core.training_report import mean_abs_contributions, write_training_report
+
+        oof = {family: run.cv[family].oof for family in families}
+        explained = run.x_hold[:REPORT_EXPLAINED_ROWS]
+        importance = mean_abs_contributions(served, explained)
+        page = write_training_report(
+            report_dir, run.y_train, oof, manifest, importance, len(explained)
+        )
+        progress(f"training report: {page}")
     return out

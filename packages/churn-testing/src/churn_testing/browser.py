@@ -55,11 +55,14 @@ def chromium_path() -> str | None:
 
 
 def require_chromium() -> str:
+    """Chromium's path; without it the test skips, or fails when CHURN_REQUIRE_BROWSER=1 (set
+    by .ci/run: there the browser tests must run)."""
     found = chromium_path()
     if found is None:
-        pytest.skip(
-            "chromium not installed (Debian package chromium; CI installs it via .ci/system-deps)"
-        )
+        reason = "chromium not installed (Debian package chromium; .ci/system-deps installs it)"
+        if os.environ.get("CHURN_REQUIRE_BROWSER") == "1":
+            pytest.fail(f"CHURN_REQUIRE_BROWSER=1 but {reason}")
+        pytest.skip(reason)
     return found
 
 
@@ -75,11 +78,13 @@ def open_page(
     width: int = 1280,
     height: int = 900,
     timeout_s: float = 30,
+    full_page: bool = True,
 ) -> PageReport:
     """Load ``target`` (a file path or a URL) in a fresh headless Chromium, wait until the
-    network is idle, and save a full-page PNG to ``screenshot`` (outside the repository:
-    screenshots are generated artifacts). Requests to anything but local files and loopback are
-    blocked and listed in the report, so a page that needs the internet shows it."""
+    network is idle, and save a PNG to ``screenshot`` (outside the repository: screenshots
+    are generated artifacts) of the whole page, or with ``full_page=False`` of the viewport.
+    Requests to anything but local files and loopback are blocked and listed in the report, so
+    a page that needs the internet shows it."""
     from playwright.sync_api import Route, sync_playwright
 
     screenshot = screenshot.resolve()
@@ -116,7 +121,7 @@ def open_page(
             page.goto(url, wait_until="load")
             page.wait_for_load_state("networkidle")
             screenshot.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(screenshot), full_page=True)
+            page.screenshot(path=str(screenshot), full_page=full_page)
             title = page.title()
             text = page.inner_text("body")
         finally:

@@ -15,7 +15,7 @@ import numpy as np
 
 from churn_core.capture import PROBABILITY
 from churn_core.data import DataValidationError, split_valid
-from churn_core.drift.stats import feature_drift, numeric_test
+from churn_core.drift.stats import feature_drift, histogram, numeric_test
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,6 +67,7 @@ def compare(
                 prediction["psi"] >= thresholds.psi or prediction["p_value"] < thresholds.p_value
             )
             prediction["mean"] = {"reference": float(ref_p.mean()), "current": float(cur_p.mean())}
+            prediction["histogram"] = histogram(ref_p, cur_p, bounds=(0.0, 1.0))
     invalid_share = (len(current) - len(cur_valid)) / len(current)
     quality = {
         "rows": len(current),

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 PSI_BINS = 10
+HISTOGRAM_BINS = 20
 _EPS = 1e-4  # floor for empty bins in PSI, as is customary
 
 
@@ -79,6 +80,32 @@ def discrete_test(reference: np.ndarray, current: np.ndarray, levels: list[Any])
     }
 
 
+def histogram(
+    reference: np.ndarray,
+    current: np.ndarray,
+    bins: int = HISTOGRAM_BINS,
+    bounds: tuple[float, float] | None = None,
+) -> dict[str, list[float]]:
+    """Shares of each sample over equal-width bins, for the summary page's pictures.
+
+    Without ``bounds`` the bins span both samples' 0.5th to 99.5th percentiles and the tails are
+    counted in the end bins, so one extreme salary does not squash every other bar into one.
+    """
+    if bounds is None:
+        low = float(min(np.quantile(reference, 0.005), np.quantile(current, 0.005)))
+        high = float(max(np.quantile(reference, 0.995), np.quantile(current, 0.995)))
+    else:
+        low, high = bounds
+    high = high if high > low else low + 1.0
+    edges = np.linspace(low, high, bins + 1)
+
+    def shares(values: np.ndarray) -> list[float]:
+        counts, _ = np.histogram(np.clip(values, low, high), edges)
+        return (counts / max(values.size, 1)).tolist()
+
+    return {"edges": edges.tolist(), "reference": shares(reference), "current": shares(current)}
+
+
 def feature_drift(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, dict[str, Any]]:
     out = {}
     for spec in FEATURES:
@@ -86,6 +113,7 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, d
         if is_discrete(spec):
             out[spec.name] = {"kind": "discrete", **discrete_test(ref, cur, _levels(spec))}
         else:
-            numbers = numeric_test(ref.astype(float), cur.astype(float))
-            out[spec.name] = {"kind": "numeric", **numbers}
+            ref, cur = ref.astype(float), cur.astype(float)
+            numbers = numeric_test(ref, cur)
+            out[spec.name] = {"kind": "numeric", **numbers, "histogram": histogram(ref, cur)}
     return out
