@@ -1,7 +1,7 @@
 """Prediction capture: JSON-lines files under CAPTURE_DIR, written by one background thread.
 
 This module is the transport (queue, writer thread, rotation, fsync); the record format is
-churn_core.capture's ``capture_record``, the one that `churn-core drift` reads back.
+churn_core.capture's ``capture_records``, the one that `churn-core drift` reads back.
 
 The request path only appends a reference to its customers and predictions to a bounded
 in-memory queue (no I/O, no serialisation, no thread wake-up); the writer thread wakes every
@@ -26,7 +26,7 @@ from typing import IO, Any, NamedTuple
 
 import orjson
 
-from churn_core.capture import capture_record
+from churn_core.capture import capture_records
 from serving_api.metrics import Metrics
 
 logger = logging.getLogger(__name__)
@@ -151,13 +151,10 @@ class CaptureWriter:
             try:
                 lines = []
                 for batch in batches:
-                    for customer, prediction in zip(
-                        batch.customers, batch.predictions, strict=True
-                    ):
-                        record = capture_record(
-                            customer, prediction, batch.timestamp, batch.request_id
-                        )
-                        lines.append(orjson.dumps(record))
+                    records = capture_records(
+                        batch.customers, batch.predictions, batch.timestamp, batch.request_id
+                    )
+                    lines += map(orjson.dumps, records)
                     written += len(batch.predictions)
                 self._write_lines(lines)
             except Exception:
