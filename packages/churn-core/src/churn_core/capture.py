@@ -61,7 +61,7 @@ def capture_records(
             "timestamp": stamp,
             "request_id": request_id,
             "model_version": prediction.model_version,
-            "features": dict(zip(FEATURE_NAMES, _features_of(customer))),
+            "features": dict(zip(FEATURE_NAMES, _features_of(customer), strict=True)),
             PROBABILITY: prediction.churn_probability,
             "churn_prediction": prediction.churn_prediction,
             "risk_level": prediction.risk_level,
