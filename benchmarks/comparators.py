@@ -7,7 +7,7 @@
   (one-hot encoding + StackingClassifier) on a one-row pandas DataFrame per request, SHAP
   KernelExplainer for ``?explain=true``.
 - ``mlserver``: MLServer with mlserver-lightgbm serving the same booster (model.txt of the
-  bundle) through its V2 REST infer route, with its default settings. It is installed into a
+  bundle) through its V2 REST infer route, inference in the server process. It is installed into a
   throwaway virtual environment under the user's cache directory (``uv venv`` + ``uv pip
   install``), never into the workspace lock; when that fails the comparator is skipped.
 """
@@ -143,6 +143,10 @@ def start_mlserver(bin_dir: Path, model_file: Path, workdir: Path) -> ServerProc
                 "grpc_port": grpc_port,
                 "metrics_port": metrics_port,
                 "debug": False,
+                # Inference in the server process, like serving-api's one process: MLServer
+                # 1.7.1's separate inference worker fails to start with uvloop >= 0.22 ("no
+                # current event loop"), and for a model this small the hop costs more anyway.
+                "parallel_workers": 0,
             }
         )
     )
@@ -153,7 +157,7 @@ def start_mlserver(bin_dir: Path, model_file: Path, workdir: Path) -> ServerProc
         f"/v2/models/{MLSERVER_MODEL}/ready",
         name="mlserver",
         cwd=workdir,
-        process_group=True,  # its inference workers are child processes
+        process_group=True,  # its metrics server and any workers are child processes
     )
 
 

@@ -12,7 +12,13 @@ import numpy as np
 from pydantic import Field
 
 from churn_core.bundle import BACKGROUND_FILE, MODEL_FILE, BundleError, read_verified
-from churn_core.features import MODEL_FEATURE_NAMES, Columns, build_matrix, columns_from_records
+from churn_core.features import (
+    MODEL_FEATURE_NAMES,
+    Columns,
+    build_matrix,
+    columns_from_records,
+    row_features,
+)
 from churn_core.schema import FEATURE_NAMES, RiskLevel, risk_level, validate_customers
 from churn_core.signing import UNSIGNED, SignatureStatus, TrustedKey, check_bundle
 from churn_core.single_row import SingleRowModel, features_of
@@ -134,7 +140,9 @@ class Predictor:
 
     def predict_one(self, customer: Mapping[str, Any], explain: bool = False) -> Prediction:
         """One customer through the single-row path; InvalidCustomerError as ``predict``."""
-        row = features_of(customer)
+        return self._predict_row(features_of(customer), explain)
+
+    def _predict_row(self, row: list[float], explain: bool) -> Prediction:
         probability = self.single_row.probability(row)
         if not explain:
             return self._prediction(probability)
@@ -151,6 +159,8 @@ class Predictor:
         """Predict for customers ``validate_customers`` has already returned (not re-checked)."""
         if not rows:
             return []
+        if len(rows) == 1:
+            return [self._predict_row(row_features(rows[0]), explain)]
         matrix = build_matrix(columns_from_records(rows))
         probabilities = self.predict_proba_matrix(matrix)
         if not explain:
