@@ -151,11 +151,17 @@ def start_mlserver(bin_dir: Path, model_file: Path, workdir: Path) -> ServerProc
         )
     )
     command = [str(bin_dir / "mlserver"), "start", str(workdir)]
+    # One OpenMP thread, as serving-api predicts one row: LightGBM's default of one thread per
+    # core made each of MLServer's one-row predictions wait ~20 ms for descheduled OpenMP
+    # threads on this loaded shared machine, which measures the machine, not the server.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("PYTHONPATH", None)  # its own venv only
     return ServerProcess(
         command,
         f"http://127.0.0.1:{port}",
         f"/v2/models/{MLSERVER_MODEL}/ready",
         name="mlserver",
+        env=env,
         cwd=workdir,
         process_group=True,  # its metrics server and any workers are child processes
     )
