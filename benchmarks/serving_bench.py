@@ -203,25 +203,42 @@ def in_process(model_dir: Path) -> dict[str, float]:
 
 
 class Run:
-    """Measures and prints one line per (server, route, connections)."""
+    """Measures and prints one line per (server, route, connections) and round."""
 
     def __init__(self, duration: float) -> None:
         self.duration = duration
-        self.results: dict[str, Result] = {}
+        self.results: dict[str, list[Result]] = {}
 
     def measure(
         self, key: str, url: str, bodies: list[bytes], c: int, headers: dict[str, str] | None
     ) -> Result:
-        check_post(url, bodies[0], headers)
-        load(url, bodies, c, 2, headers)  # warm
+        if key not in self.results:
+            check_post(url, bodies[0], headers)
+            load(url, bodies, c, 2, headers)  # warm
         result = load(url, bodies, c, self.duration, headers)
-        self.results[key] = result
+        self.results.setdefault(key, []).append(result)
         print(
             f"  {key:40} p50 {result.p50_ms:8.3f} ms  p95 {result.p95_ms:8.3f} ms "
             f"{result.rps:10.1f} req/s  errors {result.errors}",
             flush=True,
         )
         return result
+
+    def median(self, key: str, attr: str) -> float | None:
+        values = sorted(getattr(r, attr) for r in self.results.get(key, []))
+        return values[len(values) // 2] if values else None
+
+
+Target = tuple[str, str, list[bytes], dict[str, str] | None]  # name, url, bodies, headers
+
+
+def head_to_head(run: Run, targets: list[Target], concurrency: tuple[int, ...], rounds: int):
+    """Each target in turn, round after round: load from other jobs on this shared machine
+    then falls on every server alike, and the medians compare like with like."""
+    for _ in range(rounds):
+        for c in concurrency:
+            for name, url, bodies, headers in targets:
+                run.measure(f"{name} c={c}", url, bodies, c, headers)
 
 
 def settle(process: ServerProcess, in_a_row: int = 20, timeout: float = 120) -> None:
@@ -238,67 +255,77 @@ def settle(process: ServerProcess, in_a_row: int = 20, timeout: float = 120) -> 
             time.sleep(0.2)
 
 
-def run_comparator(run: Run, name: str, process: ServerProcess, plan: list[tuple]) -> None:
+def started(process: ServerProcess, timeout: float = 120) -> ServerProcess:
+    wait_ready(process, timeout)
+    settle(process)
+    return process
+
+
+def mlserver_target(args: argparse.Namespace, workdir: Path) -> tuple[ServerProcess, Target] | None:
+    if args.no_mlserver or (bin_dir := comparators.mlserver_env()) is None:
+        return None
+    from churn_core.features import build_matrix, columns_from_records
+    from churn_core.schema import validate_customers
+
+    matrix = build_matrix(columns_from_records(validate_customers(sample_customers())))
+    v2 = [comparators.mlserver_body(row) for row in matrix.tolist()]
+    process = comparators.start_mlserver(bin_dir, args.model_dir / "model.txt", workdir)
     try:
-        wait_ready(process, 1800)
-        settle(process)
-        for route, bodies, c, headers in plan:
-            run.measure(f"{name} {route} c={c}", f"{process.url}{route}", bodies, c, headers)
-    finally:
-        process.stop(60)
+        started(process, 300)
+    except SystemExit as error:  # it did not come up: skip it, say why
+        print(f"MLServer comparator skipped: {str(error)[-600:]}")
+        return None
+    url = f"{process.url}/v2/models/{comparators.MLSERVER_MODEL}/infer"
+    return process, ("mlserver /v2/models/churn/infer", url, v2, None)
 
 
 def measure_all(args: argparse.Namespace, bodies: list[bytes]) -> tuple[Run, float]:
     run = Run(args.duration)
-    run_comparator(
-        run,
-        "noop",
-        comparators.start_noop(__file__),
-        [("/predict", bodies, c, None) for c in (1, 8, 16)],
-    )
-    capture = Path(tempfile.mkdtemp(prefix="bench-capture-"))
-    service = start_service(args.model_dir, capture)
-    ready_s = wait_ready(service, 60)
-    print(f"serving-api ready {ready_s:.2f} s after start (bundle {args.model_dir})", flush=True)
-    batch = [json.dumps({"instances": sample_customers(1_000, seed=SEED + 1)}).encode()]
-    plan = [
-        ("/predict", bodies, 1, API_KEY),
-        ("/predict", bodies, 8, API_KEY),
-        ("/predict?explain=true", bodies, 1, API_KEY),
-        ("/predict/batch", batch, 1, API_KEY),
-        ("/predict", bodies, 16, API_KEY),
-    ]
+    processes: list[ServerProcess] = []
+    captures = [Path(tempfile.mkdtemp(prefix="bench-capture-")) for _ in range(2)]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-mlserver-"))
     try:
-        run_comparator(run, "serving-api", service, plan)
+        service = start_service(args.model_dir, captures[0])
+        processes.append(service)
+        ready_s = wait_ready(service, 60)
+        print(f"serving-api ready {ready_s:.2f} s after start ({args.model_dir})", flush=True)
+        noop = started(comparators.start_noop(__file__))
+        processes.append(noop)
+        targets: list[Target] = [
+            ("noop /predict", f"{noop.url}/predict", bodies, None),
+            ("serving-api /predict", f"{service.url}/predict", bodies, API_KEY),
+        ]
+        if (ml := mlserver_target(args, workdir)) is not None:
+            processes.append(ml[0])
+            targets.append(ml[1])
+        head_to_head(run, targets, (1, 8), args.rounds)
+        batch = [json.dumps({"instances": sample_customers(1_000, seed=SEED + 1)}).encode()]
+        for route, route_bodies in (("/predict?explain=true", bodies), ("/predict/batch", batch)):
+            for _ in range(args.rounds):
+                key = f"serving-api {route} c=1"
+                run.measure(key, f"{service.url}{route}", route_bodies, 1, API_KEY)
+        for process in processes[1:]:
+            process.stop(60)
+        two = started(start_service(args.model_dir, captures[1], workers=2))
+        processes.append(two)
+        workers: list[Target] = [
+            ("serving-api /predict", f"{service.url}/predict", bodies, API_KEY),
+            ("serving-api-2w /predict", f"{two.url}/predict", bodies, API_KEY),
+        ]
+        head_to_head(run, workers, (16,), args.rounds)
     finally:
-        shutil.rmtree(capture, ignore_errors=True)
-    capture = Path(tempfile.mkdtemp(prefix="bench-capture-"))
-    try:
-        two = start_service(args.model_dir, capture, workers=2)
-        run_comparator(run, "serving-api-2w", two, [("/predict", bodies, 16, API_KEY)])
-    finally:
-        shutil.rmtree(capture, ignore_errors=True)
-    if not args.no_mlserver and (bin_dir := comparators.mlserver_env()) is not None:
-        from churn_core.features import build_matrix, columns_from_records
-        from churn_core.schema import validate_customers
-
-        matrix = build_matrix(columns_from_records(validate_customers(sample_customers())))
-        rows = matrix.tolist()
-        v2 = [comparators.mlserver_body(r) for r in rows]
-        route = f"/v2/models/{comparators.MLSERVER_MODEL}/infer"
-        with tempfile.TemporaryDirectory(prefix="bench-mlserver-") as workdir:
-            process = comparators.start_mlserver(
-                bin_dir, args.model_dir / "model.txt", Path(workdir)
-            )
-            try:
-                run_comparator(run, "mlserver", process, [(route, v2, c, None) for c in (1, 8)])
-            except SystemExit as error:  # it did not come up: skip it, say why
-                print(f"MLServer comparator skipped: {str(error)[-600:]}")
+        for process in processes:
+            process.stop(60)
+        for directory in (*captures, workdir):
+            shutil.rmtree(directory, ignore_errors=True)
     if not args.no_seed:
         print("training the seed-style stacking model …", flush=True)
-        seed = comparators.start_baseline(__file__, args.baseline_rows)
-        plan = [(r, bodies, c, None) for r in ("/predict", "/predict?explain=true") for c in (1, 8)]
-        run_comparator(run, "seed", seed, plan)
+        seed = started(comparators.start_baseline(__file__, args.baseline_rows), 1800)
+        try:
+            plan = [("seed /predict", f"{seed.url}/predict", bodies, None)]
+            head_to_head(run, plan, (1, 8), 1)
+        finally:
+            seed.stop(60)
     return run, ready_s
 
 
@@ -307,10 +334,7 @@ def ratio(a: float | None, b: float | None) -> float | None:
 
 
 def report(run: Run, core: dict[str, float], ready_s: float) -> dict[str, bool]:
-    r = run.results
-
-    def get(key: str, attr: str) -> float | None:
-        return getattr(r[key], attr) if key in r else None
+    get = run.median  # the median over rounds
 
     c8 = get("serving-api /predict c=8", "rps")
     p1 = get("serving-api /predict c=1", "p50_ms")
@@ -356,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model-dir", type=Path, default=ROOT / "artifacts" / "model")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--soak", type=float, default=60.0, help="soak seconds (0 skips it)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each comparison")
     parser.add_argument("--no-seed", action="store_true", help="skip the seed-style comparator")
     parser.add_argument("--no-mlserver", action="store_true", help="skip the MLServer comparator")
     parser.add_argument("--baseline-rows", type=int, default=10_000)
@@ -393,7 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
     if args.json:
-        results = {k: {**vars(v), "rps": v.rps} for k, v in run.results.items()}
+        results = {k: [{**vars(r), "rps": r.rps} for r in v] for k, v in run.results.items()}
         args.json.write_text(
             json.dumps(
                 {
