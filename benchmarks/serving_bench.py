@@ -28,22 +28,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import comparators
 from load import Result, load
+from service import API_KEY, check_post, start_service, started, wait_ready
+from soak import soak
 
-from churn_testing import ServerExited, ServerNotReady, ServerProcess, free_port
+from churn_testing import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
-API_KEY_HEADER = "X-API-Key"
-API_KEY = {API_KEY_HEADER: "bench-key-0123456789"}
 
 
 def sample_customers(n: int = 32, seed: int = SEED) -> list[dict[str, Any]]:
@@ -58,51 +55,6 @@ def sample_customers(n: int = 32, seed: int = SEED) -> list[dict[str, Any]]:
 # Processes
 
 
-def check_post(url: str, body: bytes, headers: dict[str, str] | None = None) -> None:
-    request = urllib.request.Request(
-        url,
-        data=body,
-        headers={"Content-Type": "application/json", **(headers or {})},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        if response.status != 200:
-            raise SystemExit(f"{url} answered {response.status}")
-
-
-def wait_ready(process: ServerProcess, timeout: float) -> float:
-    """Seconds from start until /readyz said 200; exits the benchmark (with the server's output)
-    when the server does not come up."""
-    try:
-        return process.wait_ready(timeout)
-    except (ServerExited, ServerNotReady) as error:
-        process.stop()
-        raise SystemExit(str(error)) from None
-
-
-def rss_mb(process: ServerProcess) -> float:
-    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def start_service(model_dir: Path, capture_dir: Path, workers: int = 1) -> ServerProcess:
-    """serving-api in its production configuration: capture on, metrics on, API key on."""
-    port = free_port()
-    command = [sys.executable, "-m", "serving_api", "--model-dir", str(model_dir)]
-    command += ["--port", str(port), "--capture-dir", str(capture_dir), "--log-level", "warning"]
-    command += ["--workers", str(workers)]
-    env = {**os.environ, "SERVING_API_KEY": API_KEY[API_KEY_HEADER]}
-    return ServerProcess(
-        command, f"http://127.0.0.1:{port}", "/readyz", name="serving-api", env=env
-    )
-
-
-# --------------------------------------------------------------------------------------------
-# The run
-
-
 def ensure_bundle(model_dir: Path) -> None:
     if (model_dir / "manifest.json").is_file():
         return
@@ -110,62 +62,6 @@ def ensure_bundle(model_dir: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "churn_core.cli", "train", "--out", str(model_dir)], check=True
     )
-
-
-def count_records(directory: Path) -> int:
-    return sum(
-        sum(1 for line in path.open("rb") if line.strip()) for path in directory.glob("*.jsonl")
-    )
-
-
-def metric_value(url: str, prefix: str) -> float:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
-
-
-def soak(model_dir: Path, seconds: float, concurrency: int, bodies: list[bytes]) -> dict:
-    capture = Path(tempfile.mkdtemp(prefix="soak-capture-"))
-    service = start_service(model_dir, capture)
-    try:
-        wait_ready(service, 60)
-        rss: list[tuple[float, float]] = []
-        stop = threading.Event()
-
-        def sample() -> None:
-            started = time.monotonic()
-            while not stop.wait(1.0):
-                rss.append((time.monotonic() - started, rss_mb(service)))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        result = load(f"{service.url}/predict", bodies, concurrency, seconds, API_KEY)
-        stop.set()
-        sampler.join()
-        answered_200 = metric_value(
-            service.url, 'serving_requests_total{method="POST",route="/predict",status="200"}'
-        )
-        dropped = metric_value(service.url, "serving_capture_dropped_total")
-    finally:
-        code = service.stop(60)
-    records = count_records(capture)
-    shutil.rmtree(capture, ignore_errors=True)
-    at_10 = next((mb for t, mb in rss if t >= 10), rss[0][1] if rss else 0.0)
-    end = rss[-1][1] if rss else 0.0
-    return {
-        "seconds": seconds,
-        "concurrency": concurrency,
-        "requests": result.requests,
-        "rps": round(result.rps),
-        "errors": result.errors,
-        "server_answered_200": int(answered_200),
-        "captured_records": records,
-        "capture_dropped": int(dropped),
-        "rss_mb_at_10s": round(at_10, 1),
-        "rss_mb_end": round(end, 1),
-        "rss_growth_pct": round(100 * (end - at_10) / at_10, 2) if at_10 else None,
-        "exit_code": code,
-    }
 
 
 def machine() -> str:
@@ -239,26 +135,6 @@ def head_to_head(run: Run, targets: list[Target], concurrency: tuple[int, ...], 
         for c in concurrency:
             for name, url, bodies, headers in targets:
                 run.measure(f"{name} c={c}", url, bodies, c, headers)
-
-
-def settle(process: ServerProcess, in_a_row: int = 20, timeout: float = 120) -> None:
-    """Wait until the readiness route answers 200 ``in_a_row`` times on fresh connections: with
-    several workers the first 200 may come from the only worker that is ready."""
-    deadline = time.monotonic() + timeout
-    streak = 0
-    while streak < in_a_row and time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(process.ready_url, timeout=5) as response:
-                streak = streak + 1 if response.status == 200 else 0
-        except urllib.error.URLError:
-            streak = 0
-            time.sleep(0.2)
-
-
-def started(process: ServerProcess, timeout: float = 120) -> ServerProcess:
-    wait_ready(process, timeout)
-    settle(process)
-    return process
 
 
 def mlserver_target(args: argparse.Namespace, workdir: Path) -> tuple[ServerProcess, Target] | None:
