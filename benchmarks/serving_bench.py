@@ -1,281 +1,58 @@
-"""serving-api against a seed-style baseline, in one run, on loopback.
+"""serving-api against its HTTP stack's ceiling, MLServer and the seed, in one run, on loopback.
 
     uv run python benchmarks/serving_bench.py [--model-dir artifacts/model] [--duration 10]
-                                              [--soak 60] [--json results.json]
+        [--soak 60] [--no-seed] [--no-mlserver] [--json results.json]
 
-1. Starts serving-api (one process, capture on) on the bundle (trained first if missing) and
-   measures the time from process start to /readyz 200.
-2. Starts the BASELINE: what the seed served — FastAPI with a pydantic body model, a
-   scikit-learn Pipeline (one-hot encoding + StackingClassifier of RandomForest,
-   GradientBoosting and LogisticRegression under a LogisticRegression), a one-row pandas
-   DataFrame per request, SHAP KernelExplainer for ?explain=true.
-3. Loads both with wrk (Debian's `wrk`; a Python asyncio generator when wrk is missing) at
-   concurrency 1 and 8 on /predict and /predict?explain=true, prints p50/p95/rps and the ratio.
-4. Soak: a fresh serving-api, 60 s at concurrency 16 on /predict with capture on: errors, RSS
-   from the 10th second to the end, and captured records against answered requests.
+Every figure that matters is a ratio between servers measured in the same run (the machine is
+shared and noisy). serving-api runs in its production configuration: capture on, metrics on,
+API key on (``X-API-Key`` sent by the load generator).
 
-`--baseline-server` runs the baseline app itself (used by the benchmark as a child process).
+1. Comparators (benchmarks/comparators.py): a no-op ASGI app on the same uvicorn stack (the
+   ceiling), MLServer + mlserver-lightgbm on the same booster (throwaway venv; skipped with a
+   message when it cannot be installed), and the seed-style FastAPI + scikit-learn service.
+2. wrk (benchmarks/load.py) on ``/predict`` at 1 and 8 connections, ``/predict?explain=true``
+   at 1, ``/predict/batch`` of 1,000 customers at 1, and 16 connections against one worker and
+   ``--workers 2``.
+3. In process: ``Predictor.predict`` of 1,000 customers and of one explained customer.
+4. Soak: a fresh serving-api, 60 s at 16 connections: errors, RSS growth, every answer captured.
+
+``--noop-server`` / ``--baseline-server`` run a comparator itself (the benchmark's children).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.error
-import urllib.request
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from baseline import seed_pipeline
-from pydantic import BaseModel
+import comparators
+from load import Result, load
+from service import API_KEY, check_post, start_service, started, wait_ready
+from soak import soak
 
-from churn_testing import ServerExited, ServerNotReady, ServerProcess, free_port
+from churn_testing import ServerProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
 
 
-# --------------------------------------------------------------------------------------------
-# Requests
-
-
-def sample_customers(n: int = 32) -> list[dict[str, Any]]:
+def sample_customers(n: int = 32, seed: int = SEED) -> list[dict[str, Any]]:
     from churn_core.data import generate
     from churn_core.schema import FEATURE_NAMES
 
-    frame = generate(n, seed=SEED)[list(FEATURE_NAMES)]
+    frame = generate(n, seed=seed)[list(FEATURE_NAMES)]
     return json.loads(frame.to_json(orient="records"))
 
 
 # --------------------------------------------------------------------------------------------
-# The baseline (seed-style) service
-
-
-class CustomerIn(BaseModel):
-    """The seed's request model (module level: FastAPI resolves string annotations here)."""
-
-    CreditScore: int
-    Geography: str
-    Gender: str
-    Age: int
-    Tenure: int
-    Balance: float
-    NumOfProducts: int
-    HasCrCard: int
-    IsActiveMember: int
-    EstimatedSalary: float
-
-
-def baseline_app(rows: int):
-    import numpy as np
-    import pandas as pd
-    import shap
-    from fastapi import FastAPI
-
-    from churn_core.data import generate
-    from churn_core.schema import FEATURE_NAMES
-
-    model = seed_pipeline(rows, seed=SEED)
-    preprocess, stack = model.named_steps["preprocess"], model.named_steps["model"]
-    data = generate(rows, seed=SEED)
-    background = shap.kmeans(preprocess.transform(data[list(FEATURE_NAMES)].head(500)), 10)
-    explainer = shap.KernelExplainer(lambda m: stack.predict_proba(m)[:, 1], background)
-
-    app = FastAPI(title="seed-style baseline")
-
-    @app.get("/readyz")
-    def ready() -> dict[str, str]:
-        return {"status": "ready"}
-
-    @app.post("/predict")
-    def predict(customer: CustomerIn, explain: bool = False) -> dict[str, Any]:
-        frame = pd.DataFrame([customer.model_dump()])
-        probability = float(model.predict_proba(frame)[0, 1])
-        out: dict[str, Any] = {
-            "churn_probability": probability,
-            "churn_prediction": int(probability >= 0.5),
-            "risk_level": "LOW" if probability < 0.3 else "MEDIUM" if probability < 0.7 else "HIGH",
-        }
-        if explain:
-            values = explainer.shap_values(preprocess.transform(frame), nsamples=200, silent=True)
-            names = preprocess.get_feature_names_out()
-            out["feature_contributions"] = dict(
-                zip(names, map(float, np.ravel(values)), strict=True)
-            )
-            out["base_value"] = float(np.ravel(explainer.expected_value)[0])
-        return out
-
-    return app
-
-
-def run_baseline_server(port: int, rows: int) -> None:
-    import uvicorn
-
-    uvicorn.run(baseline_app(rows), host="127.0.0.1", port=port, log_level="warning")
-
-
-# --------------------------------------------------------------------------------------------
 # Processes
-
-
-def check_post(url: str, body: bytes) -> None:
-    request = urllib.request.Request(
-        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
-    )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        if response.status != 200:
-            raise SystemExit(f"{url} answered {response.status}")
-
-
-def wait_ready(process: ServerProcess, timeout: float) -> float:
-    """Seconds from start until /readyz said 200; exits the benchmark (with the server's output)
-    when the server does not come up."""
-    try:
-        return process.wait_ready(timeout)
-    except (ServerExited, ServerNotReady) as error:
-        process.stop()
-        raise SystemExit(str(error)) from None
-
-
-def rss_mb(process: ServerProcess) -> float:
-    for line in Path(f"/proc/{process.pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def start_service(model_dir: Path, capture_dir: Path) -> ServerProcess:
-    port = free_port()
-    command = [sys.executable, "-m", "serving_api", "--model-dir", str(model_dir)]
-    command += ["--port", str(port), "--capture-dir", str(capture_dir), "--log-level", "warning"]
-    return ServerProcess(command, f"http://127.0.0.1:{port}", "/readyz", name="serving-api")
-
-
-def start_baseline(rows: int) -> ServerProcess:
-    port = free_port()
-    command = [sys.executable, __file__, "--baseline-server", "--port", str(port)]
-    command += ["--rows", str(rows)]
-    return ServerProcess(command, f"http://127.0.0.1:{port}", "/readyz", name="baseline")
-
-
-# --------------------------------------------------------------------------------------------
-# Load generation
-
-
-@dataclass
-class Result:
-    requests: int
-    seconds: float
-    p50_ms: float
-    p95_ms: float
-    errors: int
-
-    @property
-    def rps(self) -> float:
-        return self.requests / self.seconds if self.seconds else 0.0
-
-
-WRK_SCRIPT = """
-local bodies = {BODIES}
-local requests = {}
-local i = 0
-function init(args)
-  for n, body in ipairs(bodies) do
-    requests[n] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
-  end
-end
-function request()
-  i = i % #requests + 1
-  return requests[i]
-end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %d\\n", summary.requests, summary.duration,
-    latency:percentile(50), latency:percentile(95),
-    e.connect + e.read + e.write + e.timeout + e.status))
-end
-"""
-
-
-def run_wrk(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> Result:
-    lua_bodies = "{" + ",".join("[==[" + b.decode() + "]==]" for b in bodies) + "}"
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT.replace("{BODIES}", lua_bodies))
-    try:
-        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:.0f}s", "--timeout", "30s"]
-        output = subprocess.run(
-            [*command, "-s", script.name, url], capture_output=True, text=True, check=True
-        ).stdout
-    finally:
-        os.unlink(script.name)
-    line = next(s for s in output.splitlines() if s.startswith("RESULT "))
-    requests, duration_us, p50_us, p95_us, errors = map(int, line.split()[1:])
-    return Result(requests, duration_us / 1e6, p50_us / 1e3, p95_us / 1e3, errors)
-
-
-async def _python_load(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> Result:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    target = parts.path + (f"?{parts.query}" if parts.query else "")
-    raw = [
-        (
-            f"POST {target} HTTP/1.1\r\nHost: {parts.hostname}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(b)}\r\n\r\n"
-        ).encode()
-        + b
-        for b in bodies
-    ]
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.perf_counter() + seconds
-
-    async def worker(offset: int) -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        i = offset
-        while time.perf_counter() < deadline:
-            started = time.perf_counter()
-            writer.write(raw[i % len(raw)])
-            i += 1
-            status = int((await reader.readline()).split()[1])
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            errors += status >= 400
-        writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1e3
-
-    return Result(len(latencies), elapsed, pct(0.50), pct(0.95), errors)
-
-
-def load(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> Result:
-    if shutil.which("wrk"):
-        return run_wrk(url, bodies, concurrency, seconds)
-    return asyncio.run(_python_load(url, bodies, concurrency, seconds))
-
-
-# --------------------------------------------------------------------------------------------
-# The run
 
 
 def ensure_bundle(model_dir: Path) -> None:
@@ -285,62 +62,6 @@ def ensure_bundle(model_dir: Path) -> None:
     subprocess.run(
         [sys.executable, "-m", "churn_core.cli", "train", "--out", str(model_dir)], check=True
     )
-
-
-def count_records(directory: Path) -> int:
-    return sum(
-        sum(1 for line in path.open("rb") if line.strip()) for path in directory.glob("*.jsonl")
-    )
-
-
-def metric_value(url: str, prefix: str) -> float:
-    with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(prefix))
-
-
-def soak(model_dir: Path, seconds: float, concurrency: int, bodies: list[bytes]) -> dict:
-    capture = Path(tempfile.mkdtemp(prefix="soak-capture-"))
-    service = start_service(model_dir, capture)
-    try:
-        wait_ready(service, 60)
-        rss: list[tuple[float, float]] = []
-        stop = threading.Event()
-
-        def sample() -> None:
-            started = time.monotonic()
-            while not stop.wait(1.0):
-                rss.append((time.monotonic() - started, rss_mb(service)))
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        result = load(f"{service.url}/predict", bodies, concurrency, seconds)
-        stop.set()
-        sampler.join()
-        answered_200 = metric_value(
-            service.url, 'serving_requests_total{method="POST",route="/predict",status="200"}'
-        )
-        dropped = metric_value(service.url, "serving_capture_dropped_total")
-    finally:
-        code = service.stop(60)
-    records = count_records(capture)
-    shutil.rmtree(capture, ignore_errors=True)
-    at_10 = next((mb for t, mb in rss if t >= 10), rss[0][1] if rss else 0.0)
-    end = rss[-1][1] if rss else 0.0
-    return {
-        "seconds": seconds,
-        "concurrency": concurrency,
-        "requests": result.requests,
-        "rps": round(result.rps),
-        "errors": result.errors,
-        "server_answered_200": int(answered_200),
-        "captured_records": records,
-        "capture_dropped": int(dropped),
-        "rss_mb_at_10s": round(at_10, 1),
-        "rss_mb_end": round(end, 1),
-        "rss_growth_pct": round(100 * (end - at_10) / at_10, 2) if at_10 else None,
-        "exit_code": code,
-    }
 
 
 def machine() -> str:
@@ -353,88 +74,214 @@ def machine() -> str:
     return f"{os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}, load avg {load1:.1f}"
 
 
+def p50_ms(run: Any, repeat: int) -> float:
+    run()
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return sorted(times)[len(times) // 2] * 1e3
+
+
+def in_process(model_dir: Path) -> dict[str, float]:
+    """p50 of Predictor.predict for 1,000 customers and for one explained customer."""
+    from churn_core import Predictor
+
+    predictor = Predictor.from_bundle(model_dir)
+    batch = sample_customers(1_000, seed=SEED + 1)
+    one = batch[:1]
+    return {
+        "batch_1000_ms": p50_ms(lambda: predictor.predict(batch), 50),
+        "one_ms": p50_ms(lambda: predictor.predict(one), 2000),
+        "explain_one_ms": p50_ms(lambda: predictor.predict(one, explain=True), 300),
+    }
+
+
+class Run:
+    """Measures and prints one line per (server, route, connections) and round."""
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self.results: dict[str, list[Result]] = {}
+
+    def measure(
+        self, key: str, url: str, bodies: list[bytes], c: int, headers: dict[str, str] | None
+    ) -> Result:
+        if key not in self.results:
+            check_post(url, bodies[0], headers)
+            load(url, bodies, c, 2, headers)  # warm
+        result = load(url, bodies, c, self.duration, headers)
+        self.results.setdefault(key, []).append(result)
+        print(
+            f"  {key:40} p50 {result.p50_ms:8.3f} ms  p95 {result.p95_ms:8.3f} ms "
+            f"{result.rps:10.1f} req/s  errors {result.errors}",
+            flush=True,
+        )
+        return result
+
+    def median(self, key: str, attr: str) -> float | None:
+        values = sorted(getattr(r, attr) for r in self.results.get(key, []))
+        return values[len(values) // 2] if values else None
+
+
+Target = tuple[str, str, list[bytes], dict[str, str] | None]  # name, url, bodies, headers
+
+
+def head_to_head(run: Run, targets: list[Target], concurrency: tuple[int, ...], rounds: int):
+    """Each target in turn, round after round: load from other jobs on this shared machine
+    then falls on every server alike, and the medians compare like with like."""
+    for _ in range(rounds):
+        for c in concurrency:
+            for name, url, bodies, headers in targets:
+                run.measure(f"{name} c={c}", url, bodies, c, headers)
+
+
+def mlserver_target(args: argparse.Namespace, workdir: Path) -> tuple[ServerProcess, Target] | None:
+    if args.no_mlserver or (bin_dir := comparators.mlserver_env()) is None:
+        return None
+    from churn_core.features import build_matrix, columns_from_records
+    from churn_core.schema import validate_customers
+
+    matrix = build_matrix(columns_from_records(validate_customers(sample_customers())))
+    v2 = [comparators.mlserver_body(row) for row in matrix.tolist()]
+    process = comparators.start_mlserver(bin_dir, args.model_dir / "model.txt", workdir)
+    try:
+        started(process, 300)
+    except SystemExit as error:  # it did not come up: skip it, say why
+        print(f"MLServer comparator skipped: {str(error)[-600:]}")
+        return None
+    url = f"{process.url}/v2/models/{comparators.MLSERVER_MODEL}/infer"
+    return process, ("mlserver /v2/models/churn/infer", url, v2, None)
+
+
+def measure_all(args: argparse.Namespace, bodies: list[bytes]) -> tuple[Run, float]:
+    run = Run(args.duration)
+    processes: list[ServerProcess] = []
+    captures = [Path(tempfile.mkdtemp(prefix="bench-capture-")) for _ in range(2)]
+    workdir = Path(tempfile.mkdtemp(prefix="bench-mlserver-"))
+    try:
+        service = start_service(args.model_dir, captures[0])
+        processes.append(service)
+        ready_s = wait_ready(service, 60)
+        print(f"serving-api ready {ready_s:.2f} s after start ({args.model_dir})", flush=True)
+        noop = started(comparators.start_noop(__file__))
+        processes.append(noop)
+        targets: list[Target] = [
+            ("noop /predict", f"{noop.url}/predict", bodies, None),
+            ("serving-api /predict", f"{service.url}/predict", bodies, API_KEY),
+        ]
+        if (ml := mlserver_target(args, workdir)) is not None:
+            processes.append(ml[0])
+            targets.append(ml[1])
+        head_to_head(run, targets, (1, 8), args.rounds)
+        batch = [json.dumps({"instances": sample_customers(1_000, seed=SEED + 1)}).encode()]
+        for route, route_bodies in (("/predict?explain=true", bodies), ("/predict/batch", batch)):
+            for _ in range(args.rounds):
+                key = f"serving-api {route} c=1"
+                run.measure(key, f"{service.url}{route}", route_bodies, 1, API_KEY)
+        for process in processes[1:]:
+            process.stop(60)
+        two = started(start_service(args.model_dir, captures[1], workers=2))
+        processes.append(two)
+        workers: list[Target] = [
+            ("serving-api /predict", f"{service.url}/predict", bodies, API_KEY),
+            ("serving-api-2w /predict", f"{two.url}/predict", bodies, API_KEY),
+        ]
+        head_to_head(run, workers, (16,), args.rounds)
+    finally:
+        for process in processes:
+            process.stop(60)
+        for directory in (*captures, workdir):
+            shutil.rmtree(directory, ignore_errors=True)
+    if not args.no_seed:
+        print("training the seed-style stacking model …", flush=True)
+        seed = started(comparators.start_baseline(__file__, args.baseline_rows), 1800)
+        try:
+            plan = [("seed /predict", f"{seed.url}/predict", bodies, None)]
+            head_to_head(run, plan, (1, 8), 1)
+        finally:
+            seed.stop(60)
+    return run, ready_s
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def report(run: Run, core: dict[str, float], ready_s: float) -> dict[str, bool]:
+    get = run.median  # the median over rounds
+
+    c8 = get("serving-api /predict c=8", "rps")
+    p1 = get("serving-api /predict c=1", "p50_ms")
+    figures = {
+        "/predict c=8 req/s ÷ no-op": ratio(c8, get("noop /predict c=8", "rps")),
+        "/predict c=1 p50 ÷ no-op p50": ratio(p1, get("noop /predict c=1", "p50_ms")),
+        "/predict c=8 req/s ÷ MLServer": ratio(
+            c8, get("mlserver /v2/models/churn/infer c=8", "rps")
+        ),
+        "/predict c=1 p50: MLServer ÷ serving-api": ratio(
+            get("mlserver /v2/models/churn/infer c=1", "p50_ms"), p1
+        ),
+        "/predict c=8 req/s ÷ seed": ratio(c8, get("seed /predict c=8", "rps")),
+        "--workers 2 ÷ 1 worker at c=16 (req/s)": ratio(
+            get("serving-api-2w /predict c=16", "rps"), get("serving-api /predict c=16", "rps")
+        ),
+    }
+    print()
+    for name, value in figures.items():
+        print(f"  {name:45} {'skipped' if value is None else f'{value:.2f}'}")
+    print(
+        f"  in process: batch of 1,000 p50 {core['batch_1000_ms']:.2f} ms · one customer "
+        f"{core['one_ms'] * 1e3:.1f} µs · one explained {core['explain_one_ms']:.3f} ms"
+    )
+    explain = get("serving-api /predict?explain=true c=1", "p50_ms")
+    checks = {
+        "/predict c=8 >= 40 % of the no-op's req/s": (figures["/predict c=8 req/s ÷ no-op"] or 0)
+        >= 0.40,
+        "/predict c=1 p50 <= 2x the no-op's": (figures["/predict c=1 p50 ÷ no-op p50"] or 99) <= 2,
+        "explain c=1 p50 <= 1 ms": explain is not None and explain <= 1.0,
+        "batch of 1,000 in process <= 5 ms": core["batch_1000_ms"] <= 5.0,
+        "ready <= 2 s after start": ready_s <= 2,
+    }
+    if figures["/predict c=8 req/s ÷ MLServer"] is not None:
+        checks["/predict c=8 >= 5x MLServer's req/s"] = (
+            figures["/predict c=8 req/s ÷ MLServer"] >= 5
+        )
+    return checks
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", type=Path, default=ROOT / "artifacts" / "model")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement")
     parser.add_argument("--soak", type=float, default=60.0, help="soak seconds (0 skips it)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of each comparison")
+    parser.add_argument("--no-seed", action="store_true", help="skip the seed-style comparator")
+    parser.add_argument("--no-mlserver", action="store_true", help="skip the MLServer comparator")
     parser.add_argument("--baseline-rows", type=int, default=10_000)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--noop-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=10_000, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.baseline_server:
-        run_baseline_server(args.port, args.rows)
+        comparators.run_baseline_server(args.port, args.rows)
+        return 0
+    if args.noop_server:
+        comparators.run_noop_server(args.port)
         return 0
 
     ensure_bundle(args.model_dir)
     bodies = [json.dumps(c).encode() for c in sample_customers()]
     print(f"machine: {machine()}; load generator: {'wrk' if shutil.which('wrk') else 'python'}")
-
-    capture = Path(tempfile.mkdtemp(prefix="bench-capture-"))
-    service = start_service(args.model_dir, capture)
-    ready_s = wait_ready(service, 60)
-    print(f"serving-api ready {ready_s:.2f} s after start (bundle {args.model_dir})", flush=True)
-    print("training the baseline stacking model …", flush=True)
-    baseline = start_baseline(args.baseline_rows)
-    baseline_ready_s = wait_ready(baseline, 1800)
-
-    results: dict[str, dict[str, Result]] = {}
-    try:
-        for route in ("/predict", "/predict?explain=true"):
-            for concurrency in (1, 8):
-                key = f"{route} c={concurrency}"
-                results[key] = {}
-                for name, proc in (("service", service), ("baseline", baseline)):
-                    check_post(f"{proc.url}{route}", bodies[0])
-                    load(f"{proc.url}{route}", bodies, concurrency, 2)  # warm
-                    results[key][name] = load(
-                        f"{proc.url}{route}", bodies, concurrency, args.duration
-                    )
-                    r = results[key][name]
-                    print(
-                        f"  {key:28} {name:8} p50 {r.p50_ms:8.2f} ms  p95 {r.p95_ms:8.2f} ms "
-                        f"{r.rps:9.1f} rps  errors {r.errors}",
-                        flush=True,
-                    )
-    finally:
-        baseline.stop(60)
-        service.stop(60)
-        shutil.rmtree(capture, ignore_errors=True)
-
-    print()
-    print(
-        "| endpoint | c | serving-api p50 / p95 (ms) | rps | baseline p50 / p95 (ms) | rps "
-        "| rps ratio | p50 ratio |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for key, pair in results.items():
-        route, c = key.rsplit(" c=", 1)
-        s, b = pair["service"], pair["baseline"]
-        print(
-            f"| `{route}` | {c} | {s.p50_ms:.2f} / {s.p95_ms:.2f} | {s.rps:,.0f} "
-            f"| {b.p50_ms:.1f} / {b.p95_ms:.1f} | {b.rps:,.1f} "
-            f"| {s.rps / b.rps if b.rps else float('inf'):,.0f}× "
-            f"| {b.p50_ms / s.p50_ms if s.p50_ms else float('inf'):,.0f}× |"
-        )
-    print(f"\nready after start: serving-api {ready_s:.2f} s (baseline {baseline_ready_s:.0f} s)")
-
+    core = in_process(args.model_dir)
+    run, ready_s = measure_all(args, bodies)
+    checks = report(run, core, ready_s)
     soak_result = soak(args.model_dir, args.soak, 16, bodies) if args.soak > 0 else None
     if soak_result:
         print(f"soak: {json.dumps(soak_result)}")
-
-    one = results["/predict c=1"]["service"]
-    eight = results["/predict c=8"]
-    explain = results["/predict?explain=true c=1"]["service"]
-    checks = {
-        "/predict c=1 p50 <= 1.5 ms": one.p50_ms <= 1.5,
-        "/predict c=8 >= 3000 rps": eight["service"].rps >= 3000,
-        "/predict c=8 >= 20x baseline rps": eight["service"].rps >= 20 * eight["baseline"].rps,
-        "explain c=1 p50 <= 20 ms": explain.p50_ms <= 20,
-        "ready <= 2 s after start": ready_s <= 2,
-    }
-    if soak_result:
         checks["soak: 0 errors"] = soak_result["errors"] == 0
         growth = soak_result["rss_growth_pct"]
         checks["soak: RSS growth <= 10 %"] = growth is not None and growth <= 10
@@ -447,14 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     for name, ok in checks.items():
         print(f"{'PASS' if ok else 'FAIL'}  {name}")
     if args.json:
+        results = {k: [{**vars(r), "rps": r.rps} for r in v] for k, v in run.results.items()}
         args.json.write_text(
             json.dumps(
                 {
                     "machine": machine(),
                     "ready_seconds": ready_s,
-                    "results": {
-                        k: {n: asdict(r) for n, r in v.items()} for k, v in results.items()
-                    },
+                    "in_process": core,
+                    "results": results,
                     "soak": soak_result,
                     "checks": checks,
                 },

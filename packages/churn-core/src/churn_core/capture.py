@@ -21,8 +21,9 @@ import base64
 import csv
 import io
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -41,15 +42,32 @@ def capture_record(
 ) -> Row:
     """One ``service`` record: the customer's features and its prediction (a churn_core
     Prediction), stamped with the request's time (epoch seconds) and id."""
-    return {
-        "timestamp": datetime.fromtimestamp(timestamp, timezone.utc).isoformat(),
-        "request_id": request_id,
-        "model_version": prediction.model_version,
-        "features": {name: customer[name] for name in FEATURE_NAMES},
-        PROBABILITY: prediction.churn_probability,
-        "churn_prediction": prediction.churn_prediction,
-        "risk_level": prediction.risk_level,
-    }
+    return capture_records([customer], [prediction], timestamp, request_id)[0]
+
+
+_features_of = itemgetter(*FEATURE_NAMES)
+
+
+def capture_records(
+    customers: Sequence[Mapping[str, Any]],
+    predictions: Sequence[Any],
+    timestamp: float,
+    request_id: str | None,
+) -> list[Row]:
+    """``capture_record`` for every customer of one request, the time formatted once."""
+    stamp = datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+    return [
+        {
+            "timestamp": stamp,
+            "request_id": request_id,
+            "model_version": prediction.model_version,
+            "features": dict(zip(FEATURE_NAMES, _features_of(customer), strict=True)),
+            PROBABILITY: prediction.churn_probability,
+            "churn_prediction": prediction.churn_prediction,
+            "risk_level": prediction.risk_level,
+        }
+        for customer, prediction in zip(customers, predictions, strict=True)
+    ]
 
 
 # ---- reading: one detection function, one reader per format ------------------------------------

@@ -15,6 +15,7 @@ because their credit can only be split between parents by convention.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,13 +25,19 @@ import numpy as np
 from churn_core.schema import CATEGORICAL, FEATURE_NAMES
 
 Columns = Mapping[str, np.ndarray]
+Customer = Mapping[str, Any]
 
 
 @dataclass(frozen=True)
 class ModelFeature:
+    """``compute`` builds the column for many customers; ``one`` the same float for one
+    customer in plain Python (the single-row path: numpy costs more than the arithmetic for one
+    row). Tests check that the two agree bit for bit, boundaries included."""
+
     name: str
     parents: tuple[str, ...]
     compute: Callable[[Columns], np.ndarray]
+    one: Callable[[Customer], float]
 
 
 def _code(name: str) -> Callable[[Columns], np.ndarray]:
@@ -46,32 +53,51 @@ def _code(name: str) -> Callable[[Columns], np.ndarray]:
     return compute
 
 
+def _code_one(name: str) -> Callable[[Customer], float]:
+    codes = {category: float(code) for code, category in enumerate(CATEGORICAL[name])}
+    return lambda customer: codes.get(customer[name], np.nan)
+
+
 def _raw(name: str) -> Callable[[Columns], np.ndarray]:
     return lambda cols: np.asarray(cols[name], dtype=np.float64)
 
 
+def _raw_one(name: str) -> Callable[[Customer], float]:
+    return lambda customer: float(customer[name])
+
+
+# 18-29, 30-39, 40-44, 45-49, 50-54, 55-60, 61+: churn peaks between 45 and 60.
+_AGE_BANDS = (30.0, 40.0, 45.0, 50.0, 55.0, 61.0)
+
+
 def _age_band(cols: Columns) -> np.ndarray:
-    # 18-29, 30-39, 40-44, 45-49, 50-54, 55-60, 61+: churn peaks between 45 and 60.
-    return np.digitize(np.asarray(cols["Age"], dtype=np.float64), [30, 40, 45, 50, 55, 61]).astype(
-        np.float64
-    )
+    return np.digitize(np.asarray(cols["Age"], dtype=np.float64), _AGE_BANDS).astype(np.float64)
+
+
+def _age_band_one(customer: Customer) -> float:
+    # np.digitize with increasing bins (right=False) is the count of bins <= x: bisect_right.
+    return float(bisect_right(_AGE_BANDS, float(customer["Age"])))
 
 
 MODEL_FEATURES: tuple[ModelFeature, ...] = (
     *(
-        ModelFeature(name, (name,), _code(name) if name in CATEGORICAL else _raw(name))
+        ModelFeature(name, (name,), _code(name), _code_one(name))
+        if name in CATEGORICAL
+        else ModelFeature(name, (name,), _raw(name), _raw_one(name))
         for name in FEATURE_NAMES
     ),
     ModelFeature(
         "ZeroBalance",
         ("Balance",),
         lambda c: (np.asarray(c["Balance"], dtype=np.float64) == 0).astype(np.float64),
+        lambda c: float(float(c["Balance"]) == 0),
     ),
-    ModelFeature("AgeBand", ("Age",), _age_band),
+    ModelFeature("AgeBand", ("Age",), _age_band, _age_band_one),
     ModelFeature(
         "ManyProducts",
         ("NumOfProducts",),
         lambda c: (np.asarray(c["NumOfProducts"], dtype=np.float64) >= 3).astype(np.float64),
+        lambda c: float(float(c["NumOfProducts"]) >= 3),
     ),
     # Germany churns about twice as often as France and Spain. Its code sits between theirs, so a
     # symmetric tree, whose every split serves a whole level, needs two splits to isolate it; the
@@ -81,6 +107,7 @@ MODEL_FEATURES: tuple[ModelFeature, ...] = (
         "IsGermany",
         ("Geography",),
         lambda c: (np.asarray(c["Geography"]) == "Germany").astype(np.float64),
+        lambda c: float(c["Geography"] == "Germany"),
     ),
 )
 
@@ -90,6 +117,11 @@ MODEL_FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in MODEL_FEATURES)
 def build_matrix(cols: Columns) -> np.ndarray:
     """Model matrix (rows x MODEL_FEATURES, float64) from raw feature columns."""
     return np.column_stack([f.compute(cols) for f in MODEL_FEATURES])
+
+
+def row_features(customer: Customer) -> list[float]:
+    """One validated customer's model features in plain Python: ``build_matrix``'s row."""
+    return [f.one(customer) for f in MODEL_FEATURES]
 
 
 def columns_from_records(records: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:

@@ -12,9 +12,16 @@ import numpy as np
 from pydantic import Field
 
 from churn_core.bundle import BACKGROUND_FILE, MODEL_FILE, BundleError, read_verified
-from churn_core.features import MODEL_FEATURE_NAMES, Columns, build_matrix, columns_from_records
+from churn_core.features import (
+    MODEL_FEATURE_NAMES,
+    Columns,
+    build_matrix,
+    columns_from_records,
+    row_features,
+)
 from churn_core.schema import FEATURE_NAMES, RiskLevel, risk_level, validate_customers
 from churn_core.signing import UNSIGNED, SignatureStatus, TrustedKey, check_bundle
+from churn_core.single_row import SingleRowModel, features_of
 
 # The booster is re-checked against the explainer's own tree walk at load; beyond this they
 # would disagree about the model and explanations would not add up.
@@ -77,6 +84,7 @@ class Predictor:
         expected = booster.predict(matrix, raw_score=True)
         if np.max(np.abs(self.explainer.bg_score - expected)) > _SCORE_TOLERANCE:
             raise BundleError("model trees could not be read exactly; refusing the bundle")
+        self.single_row = SingleRowModel(booster)
 
     @classmethod
     def from_bundle(
@@ -123,13 +131,36 @@ class Predictor:
 
         ``customers`` is any iterable of mappings (a list of dicts, a generator) or a pandas
         DataFrame with the ten feature columns (others, such as ``Exited``, are ignored).
+        One customer in a list or tuple takes the single-row path (churn_core.single_row):
+        the same answer, bit for bit, without numpy for one row.
         """
+        if type(customers) in (list, tuple) and len(customers) == 1:
+            return [self.predict_one(customers[0], explain)]
         return self.predict_valid(validate_customers(_records(customers)), explain)
+
+    def predict_one(self, customer: Mapping[str, Any], explain: bool = False) -> Prediction:
+        """One customer through the single-row path; InvalidCustomerError as ``predict``."""
+        return self._predict_row(features_of(customer), explain)
+
+    def _predict_row(self, row: list[float], explain: bool) -> Prediction:
+        probability = self.single_row.probability(row)
+        if not explain:
+            return self._prediction(probability)
+        contributions, _ = self.explainer.shap_values(np.array([row]))
+        return self._prediction(
+            probability,
+            feature_contributions=dict(
+                zip(FEATURE_NAMES, map(float, contributions[0]), strict=True)
+            ),
+            base_value=self.explainer.base_value,
+        )
 
     def predict_valid(self, rows: list[dict[str, Any]], explain: bool = False) -> list[Prediction]:
         """Predict for customers ``validate_customers`` has already returned (not re-checked)."""
         if not rows:
             return []
+        if len(rows) == 1:
+            return [self._predict_row(row_features(rows[0]), explain)]
         matrix = build_matrix(columns_from_records(rows))
         probabilities = self.predict_proba_matrix(matrix)
         if not explain:

@@ -6,6 +6,8 @@ aggregates the files of every worker."""
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
+from collections import Counter as Counter_
 from collections.abc import Sequence
 from typing import get_args
 
@@ -30,6 +32,19 @@ LATENCY_BUCKETS = (
 )  # fmt: skip
 EXPLAIN_BUCKETS = (0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0)
 PROBABILITY_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+
+
+def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
+    """``histogram.observe(v)`` for every value, with one increment per bucket that got any.
+
+    prometheus-client offers no bulk observe; this adds to the same per-bucket values its
+    ``observe`` does (``_buckets``, ``_sum``: private, so a test checks the exposition against
+    one-by-one observe()). A value goes to the first bucket whose upper bound is >= it."""
+    bounds = histogram._upper_bounds
+    per_bucket = Counter_(bisect_left(bounds, value) for value in values)
+    for index, count in per_bucket.items():
+        histogram._buckets[index].inc(count)
+    histogram._sum.inc(sum(values))
 
 
 def multiprocess_dir() -> str | None:
@@ -117,9 +132,16 @@ class Metrics:
     def observe_predictions(
         self, probabilities: Sequence[float], risk_levels: Sequence[str]
     ) -> None:
-        for probability, level in zip(probabilities, risk_levels, strict=True):
-            self._risk_children[level].inc()
-            self.probability.observe(probability)
+        """One request's predictions. For one (every /predict) the plain calls; for a batch,
+        counted first and added once per label and bucket: 1,000 observe() calls took ~3 ms
+        of a 1,000-row request (py-spy), each taking locks; the exposition is the same."""
+        if len(probabilities) == 1:
+            self._risk_children[risk_levels[0]].inc()
+            self.probability.observe(probabilities[0])
+            return
+        for level, count in Counter_(risk_levels).items():
+            self._risk_children[level].inc(count)
+        observe_many(self.probability, probabilities)
 
     def set_model(self, model_version: str, signed: bool) -> None:
         self.model_info.clear()
