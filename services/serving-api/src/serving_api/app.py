@@ -20,6 +20,7 @@ from serving_api.middleware import RequestContextMiddleware
 from serving_api.model import ModelService
 from serving_api.routes import health, model, predict, v2
 from serving_api.security import api_key_dependency
+from serving_api.v2_types import InferRequest
 
 if TYPE_CHECKING:
     from churn_core import Predictor
@@ -98,6 +99,7 @@ def create_app(
     app.include_router(predict.build_router(settings.batch_limit, guarded))
     app.include_router(v2.build_router(settings.batch_limit, guarded))
     errors.install(app)
+    v2.install(app)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
@@ -122,7 +124,7 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         template = "#/components/schemas/{model}"
         components["Customer"] = Customer.model_json_schema(ref_template=template)
-        infer = v2.InferRequest.model_json_schema(ref_template=template)
+        infer = InferRequest.model_json_schema(ref_template=template)
         components.update(infer.pop("$defs", {}))
         components["InferRequest"] = infer
         app.openapi_schema = schema
