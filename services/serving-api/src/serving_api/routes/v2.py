@@ -145,27 +145,38 @@ def _flag(parameters: dict[str, Any] | None, name: str, loc: list[str | int]) ->
     return value
 
 
-def infer_payload(
-    body: InferRequest, predictions: Sequence[Prediction], model_version: str
-) -> tuple[dict[str, Any], list[bytes]]:
-    """The JSON response and, for outputs asked for as binary data, their bytes in order."""
+def output_plan(body: InferRequest) -> list[tuple[str, bool]]:
+    """The outputs to return, each with whether it goes as binary data; checked before any
+    prediction is made (and captured)."""
     wanted = requested_outputs([o.name for o in body.outputs] if body.outputs else None)
     default = _flag(body.parameters, "binary_data_output", ["parameters"]) or False
     per_output = {
         o.name: _flag(o.parameters, "binary_data", ["outputs", o.name, "parameters"])
         for o in body.outputs or []
     }
+    return [
+        (name, default if per_output.get(name) is None else bool(per_output[name]))
+        for name in wanted
+    ]
+
+
+def infer_payload(
+    body: InferRequest,
+    plan: list[tuple[str, bool]],
+    predictions: Sequence[Prediction],
+    model_version: str,
+) -> tuple[dict[str, Any], list[bytes]]:
+    """The JSON response and, for outputs asked for as binary data, their bytes in order."""
     outputs: list[dict[str, Any]] = []
     chunks: list[bytes] = []
-    for name in wanted:
+    for name, as_binary in plan:
         values = output_values(predictions, name)
         output: dict[str, Any] = {
             "name": name,
             "datatype": OUTPUT_TYPES[name],
             "shape": [len(predictions)],
         }
-        as_binary = per_output.get(name)
-        if as_binary if as_binary is not None else default:
+        if as_binary:
             raw = encode(OUTPUT_TYPES[name], values)
             output["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)
@@ -184,15 +195,16 @@ def infer_payload(
 
 async def infer_response(request: Request, batch_limit: int, version: str | None) -> Response:
     service = served_service(request, version)
-    body, binary = await read_infer_request(request)
     try:
+        body, binary = await read_infer_request(request)
         customers = customers_from_tensors(input_tensors(body, binary), batch_limit)
-        requested_outputs([o.name for o in body.outputs] if body.outputs else None)
+        plan = output_plan(body)
         try:
             predictions = await run_predictions(service, customers, explain=False)
         except InvalidCustomerError as exc:
             raise tensor_errors(invalid_values(exc)) from None
-        payload, chunks = infer_payload(body, predictions, service.predictor.model_version)  # type: ignore[union-attr]
+        served = service.predictor.model_version  # type: ignore[union-attr]
+        payload, chunks = infer_payload(body, plan, predictions, served)
     except TensorError as exc:
         raise tensor_errors([exc]) from None
     if not chunks:
