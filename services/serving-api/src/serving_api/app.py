@@ -71,9 +71,12 @@ def create_app(
         if capture is not None:
             capture.start()
         service.start()
+        grpc_server = await start_grpc(settings, service, metrics)
         try:
             yield
         finally:
+            if grpc_server is not None:  # refuse new calls, let in-flight ones finish
+                await grpc_server.stop(settings.grpc_grace_seconds)
             if capture is not None:
                 capture.close()
                 logger.info(
@@ -108,6 +111,24 @@ def create_app(
     )
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app
+
+
+async def start_grpc(settings: Settings, service: ModelService, metrics: Metrics) -> Any:
+    """The gRPC server when ``settings.grpc_port`` is set (grpcio is imported only then)."""
+    if settings.grpc_port is None:
+        return None
+    from serving_api.grpc_server import start_grpc_server
+
+    key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+    return await start_grpc_server(
+        service,
+        metrics,
+        settings.host,
+        settings.grpc_port,
+        settings.batch_limit,
+        settings.max_body_bytes,
+        key,
+    )
 
 
 def openapi_schema(app: FastAPI) -> dict[str, Any]:

@@ -6,6 +6,7 @@ Exit codes: 0 after a clean shutdown, 2 for a bad model directory or bad setting
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -28,6 +29,12 @@ def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
     parser.add_argument("--model-dir", type=Path, help="model bundle (default artifacts/model)")
     parser.add_argument("--host", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8000)")
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        help="also serve Open Inference Protocol V2 over gRPC on this port (default: off; "
+        "needs the grpc extra, which the container image has)",
+    )
     parser.add_argument("--workers", type=int, help="worker processes (default 1: one per pod)")
     parser.add_argument("--batch-limit", type=int, help="most customers per batch (default 1000)")
     parser.add_argument("--capture-dir", type=Path, help="capture directory (artifacts/capture)")
@@ -92,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         first = exc.errors()[0]
         return fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+
+    if settings.grpc_port is not None and importlib.util.find_spec("grpc") is None:
+        return fail("--grpc-port needs grpcio: install serving-api[grpc]")
 
     from serving_api.lean import keep_optional_libraries_out
 
