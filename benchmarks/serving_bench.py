@@ -14,6 +14,12 @@
 4. Soak: a fresh serving-api, 60 s at concurrency 16 on /predict with capture on: errors, RSS
    from the 10th second to the end, and captured records against answered requests.
 
+`--grpc-vs-rest` measures only the Open Inference Protocol transports of one serving-api
+(started with `--grpc-port`), same customer, same run, each with a Python asyncio client loop at
+concurrency 1 and 8: REST `POST /predict`, REST `POST /v2/models/churn/infer` (JSON tensors)
+and gRPC `ModelInfer` (raw tensors, grpc.aio stub). Same client language for all three, so the
+ratios compare the server paths, not wrk against Python.
+
 `--baseline-server` runs the baseline app itself (used by the benchmark as a child process).
 """
 
@@ -153,10 +159,14 @@ def rss_mb(process: ServerProcess) -> float:
     return 0.0
 
 
-def start_service(model_dir: Path, capture_dir: Path) -> ServerProcess:
+def start_service(
+    model_dir: Path, capture_dir: Path, grpc_port: int | None = None
+) -> ServerProcess:
     port = free_port()
     command = [sys.executable, "-m", "serving_api", "--model-dir", str(model_dir)]
     command += ["--port", str(port), "--capture-dir", str(capture_dir), "--log-level", "warning"]
+    if grpc_port is not None:
+        command += ["--grpc-port", str(grpc_port)]
     return ServerProcess(command, f"http://127.0.0.1:{port}", "/readyz", name="serving-api")
 
 
@@ -268,6 +278,105 @@ async def _python_load(url: str, bodies: list[bytes], concurrency: int, seconds:
     return Result(len(latencies), elapsed, pct(0.50), pct(0.95), errors)
 
 
+async def _grpc_load(address: str, request: Any, concurrency: int, seconds: float) -> Result:
+    """``concurrency`` callers on one grpc.aio channel, each sending ``request`` in a loop."""
+    import grpc
+
+    from serving_api.grpc_gen import open_inference_grpc_pb2_grpc as pb_grpc
+
+    latencies: list[float] = []
+    errors = 0
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        await stub.ModelInfer(request)  # connect before the clock starts
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal errors
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    await stub.ModelInfer(request)
+                except grpc.aio.AioRpcError:
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1e3
+
+    return Result(len(latencies), elapsed, pct(0.50), pct(0.95), errors)
+
+
+def v2_bodies(customer: dict[str, Any]) -> tuple[bytes, Any]:
+    """The customer as a V2 JSON body and as a raw-tensor gRPC ModelInferRequest."""
+    from churn_core.schema import FEATURES
+    from serving_api import v2_binary
+    from serving_api.grpc_gen import open_inference_grpc_pb2 as pb
+
+    kinds = {"category": "BYTES", "int": "INT64", "float": "FP64"}
+    inputs = [
+        {"name": f.name, "datatype": kinds[f.kind], "shape": [1], "data": [customer[f.name]]}
+        for f in FEATURES
+    ]
+    request = pb.ModelInferRequest(model_name="churn")
+    for tensor in inputs:
+        request.inputs.add(name=tensor["name"], datatype=tensor["datatype"], shape=[1])
+        request.raw_input_contents.append(v2_binary.encode(tensor["datatype"], tensor["data"]))
+    return json.dumps({"inputs": inputs}).encode(), request
+
+
+def grpc_vs_rest(model_dir: Path, seconds: float) -> dict[str, dict[str, Result]]:
+    """REST /predict, REST V2 infer and gRPC ModelInfer on one server, same customer."""
+    customer = sample_customers(1)[0]
+    v2_json, grpc_request = v2_bodies(customer)
+    capture = Path(tempfile.mkdtemp(prefix="bench-capture-"))
+    grpc_port = free_port()
+    service = start_service(model_dir, capture, grpc_port)
+    results: dict[str, dict[str, Result]] = {}
+    try:
+        wait_ready(service, 60)
+        address = f"127.0.0.1:{grpc_port}"
+        runs = {
+            "REST /predict": lambda c, t: _python_load(
+                f"{service.url}/predict", [json.dumps(customer).encode()], c, t
+            ),
+            "REST V2 infer": lambda c, t: _python_load(
+                f"{service.url}/v2/models/churn/infer", [v2_json], c, t
+            ),
+            "gRPC ModelInfer": lambda c, t: _grpc_load(address, grpc_request, c, t),
+        }
+        for concurrency in (1, 8):
+            key = f"c={concurrency}"
+            results[key] = {}
+            for name, run in runs.items():
+                asyncio.run(run(concurrency, 1))  # warm
+                r = results[key][name] = asyncio.run(run(concurrency, seconds))
+                print(
+                    f"  {key:5} {name:16} p50 {r.p50_ms:7.2f} ms  p95 {r.p95_ms:7.2f} ms "
+                    f"{r.rps:9.1f} rps  errors {r.errors}",
+                    flush=True,
+                )
+    finally:
+        service.stop(60)
+        shutil.rmtree(capture, ignore_errors=True)
+    print("\n| c | transport | p50 / p95 (ms) | rps | rps vs REST /predict |")
+    print("|---|---|---|---|---|")
+    for key, row in results.items():
+        reference = row["REST /predict"].rps
+        for name, r in row.items():
+            ratio = r.rps / reference if reference else float("inf")
+            print(
+                f"| {key[2:]} | {name} | {r.p50_ms:.2f} / {r.p95_ms:.2f} | {r.rps:,.0f} "
+                f"| {ratio:.2f}× |"
+            )
+    return results
+
+
 def load(url: str, bodies: list[bytes], concurrency: int, seconds: float) -> Result:
     if shutil.which("wrk"):
         return run_wrk(url, bodies, concurrency, seconds)
@@ -360,6 +469,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--soak", type=float, default=60.0, help="soak seconds (0 skips it)")
     parser.add_argument("--baseline-rows", type=int, default=10_000)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--grpc-vs-rest",
+        action="store_true",
+        help="only compare REST and gRPC (V2) on one serving-api; no baseline, no soak",
+    )
     parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rows", type=int, default=10_000, help=argparse.SUPPRESS)
@@ -369,6 +483,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     ensure_bundle(args.model_dir)
+    if args.grpc_vs_rest:
+        print(f"machine: {machine()}; load generator: python asyncio (all three)")
+        results = grpc_vs_rest(args.model_dir, args.duration)
+        if args.json:
+            serial = {k: {n: asdict(r) for n, r in v.items()} for k, v in results.items()}
+            args.json.write_text(json.dumps({"machine": machine(), "results": serial}, indent=2))
+        return 0
     bodies = [json.dumps(c).encode() for c in sample_customers()]
     print(f"machine: {machine()}; load generator: {'wrk' if shutil.which('wrk') else 'python'}")
 
