@@ -6,7 +6,6 @@ Exit codes: 0 after a clean shutdown, 2 for a bad model directory or bad setting
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -100,8 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         first = exc.errors()[0]
         return fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
 
-    if settings.grpc_port is not None and importlib.util.find_spec("grpc") is None:
-        return fail("--grpc-port needs grpcio: install serving-api[grpc]")
+    if settings.grpc_port is not None:
+        try:
+            import grpc  # noqa: F401  (the app imports it again; checked here for a clear exit)
+        except ImportError:
+            return fail("--grpc-port needs grpcio: install serving-api[grpc]")
 
     from serving_api.lean import keep_optional_libraries_out
 
