@@ -87,12 +87,16 @@ async def read_infer_request(request: Request) -> tuple[InferRequest, memoryview
     try:
         payload = parse_json(body)
     except ApiError as exc:
-        if header_length is None and body.strip():
-            exc.detail = (
-                f"{exc.detail}; binary tensor data needs the Inference-Header-Content-Length "
-                "header (the byte length of the JSON part)"
-            )
-        raise
+        if header_length is None and b'"binary_data_size"' in body:
+            # What a binary-tensor client sends when a proxy drops the header: say that, not
+            # where the JSON parser tripped over the binary part.
+            raise v2_error(
+                400,
+                "the body carries binary tensor data (parameters.binary_data_size) but no "
+                "Inference-Header-Content-Length header giving the length of its JSON part",
+                ["header", "Inference-Header-Content-Length"],
+            ) from None
+        raise exc from None
     try:
         return InferRequest.model_validate(payload), binary
     except ValidationError as exc:
