@@ -28,7 +28,7 @@ from tritonclient.utils import InferenceServerException
 from churn_testing import ServerProcess, free_port
 from churn_testing.v2 import triton_inputs, triton_outputs
 
-from .conftest import CUSTOMER, start_server
+from .conftest import CUSTOMER, start_server, wait_failed
 
 CUSTOMERS = [
     CUSTOMER,
@@ -284,3 +284,26 @@ def test_sigterm_loses_no_accepted_grpc_prediction(tmp_path: Path, bundle_dir: P
         records += [json.loads(line) for line in path.read_text().splitlines() if line]
     assert len(records) == 20 + sum(answered)
     assert {r["features"]["Age"] for r in records[:20]} == {20 + i for i in range(20)}
+
+
+def test_a_server_without_a_model_is_unavailable_over_grpc(tmp_path: Path) -> None:
+    """A missing bundle keeps the server up and unready: gRPC says so (never INTERNAL)."""
+    grpc_port = free_port()
+    server = start_server(
+        "--model-dir", str(tmp_path / "no-bundle"), "--no-capture", "--grpc-port", str(grpc_port)
+    )  # fmt: skip
+    try:
+        wait_failed(server)
+        client = triton_grpc.InferenceServerClient(f"127.0.0.1:{grpc_port}")
+        assert client.is_server_live() and not client.is_server_ready()
+        assert not client.is_model_ready("churn")
+        for call in (
+            lambda: client.get_model_metadata("churn"),
+            lambda: client.infer("churn", triton_inputs(triton_grpc, [CUSTOMER])),
+        ):
+            with pytest.raises(InferenceServerException) as raised:
+                call()
+            assert raised.value.status() == "StatusCode.UNAVAILABLE"
+            assert raised.value.message() == "model is not ready"
+    finally:
+        server.stop()
