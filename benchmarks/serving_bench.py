@@ -17,8 +17,9 @@
 `--grpc-vs-rest` measures only the Open Inference Protocol transports of one serving-api
 (started with `--grpc-port`), same customer, same run, each with a Python asyncio client loop at
 concurrency 1 and 8: REST `POST /predict`, REST `POST /v2/models/churn/infer` (JSON tensors)
-and gRPC `ModelInfer` (raw tensors, grpc.aio stub). Same client language for all three, so the
-ratios compare the server paths, not wrk against Python.
+and gRPC `ModelInfer` (raw tensors, grpc.aio stub), in 5 interleaved rounds (median round
+reported). Same client language for all three, so the ratios compare the server paths, not wrk
+against Python.
 
 `--baseline-server` runs the baseline app itself (used by the benchmark as a child process).
 """
@@ -330,8 +331,12 @@ def v2_bodies(customer: dict[str, Any]) -> tuple[bytes, Any]:
     return json.dumps({"inputs": inputs}).encode(), request
 
 
+ROUNDS = 5
+
+
 def grpc_vs_rest(model_dir: Path, seconds: float) -> dict[str, dict[str, Result]]:
-    """REST /predict, REST V2 infer and gRPC ModelInfer on one server, same customer."""
+    """REST /predict, REST V2 infer and gRPC ModelInfer on one server, same customer:
+    ``seconds`` per transport and concurrency, in ROUNDS interleaved rounds."""
     customer = sample_customers(1)[0]
     v2_json, grpc_request = v2_bodies(customer)
     capture = Path(tempfile.mkdtemp(prefix="bench-capture-"))
@@ -352,13 +357,21 @@ def grpc_vs_rest(model_dir: Path, seconds: float) -> dict[str, dict[str, Result]
         }
         for concurrency in (1, 8):
             key = f"c={concurrency}"
-            results[key] = {}
-            for name, run in runs.items():
+            for run in runs.values():
                 asyncio.run(run(concurrency, 1))  # warm
-                r = results[key][name] = asyncio.run(run(concurrency, seconds))
+            # Interleaved rounds, so a change in the shared machine's load hits every transport
+            # alike; each transport's figures are those of its median round (by rps).
+            rounds: dict[str, list[Result]] = {name: [] for name in runs}
+            for _ in range(ROUNDS):
+                for name, run in runs.items():
+                    rounds[name].append(asyncio.run(run(concurrency, seconds / ROUNDS)))
+            results[key] = {}
+            for name, measured in rounds.items():
+                r = results[key][name] = sorted(measured, key=lambda m: m.rps)[ROUNDS // 2]
                 print(
                     f"  {key:5} {name:16} p50 {r.p50_ms:7.2f} ms  p95 {r.p95_ms:7.2f} ms "
-                    f"{r.rps:9.1f} rps  errors {r.errors}",
+                    f"{r.rps:9.1f} rps  errors {sum(m.errors for m in measured)}  "
+                    f"(rounds: {', '.join(f'{m.rps:.0f}' for m in measured)} rps)",
                     flush=True,
                 )
     finally:
