@@ -44,12 +44,16 @@ def rss_mb(process: ServerProcess) -> float:
     return 0.0
 
 
-def start_service(model_dir: Path, capture_dir: Path, workers: int = 1) -> ServerProcess:
+def start_service(
+    model_dir: Path, capture_dir: Path, workers: int = 1, grpc_port: int | None = None
+) -> ServerProcess:
     """serving-api in its production configuration: capture on, metrics on, API key on."""
     port = free_port()
     command = [sys.executable, "-m", "serving_api", "--model-dir", str(model_dir)]
     command += ["--port", str(port), "--capture-dir", str(capture_dir), "--log-level", "warning"]
     command += ["--workers", str(workers)]
+    if grpc_port is not None:
+        command += ["--grpc-port", str(grpc_port)]
     env = {**os.environ, "SERVING_API_KEY": API_KEY[API_KEY_HEADER]}
     return ServerProcess(
         command, f"http://127.0.0.1:{port}", "/readyz", name="serving-api", env=env

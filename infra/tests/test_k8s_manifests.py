@@ -197,7 +197,10 @@ def test_probes_use_real_routes_and_the_served_port(overlay: str, app_routes) ->
     container = serving_container(docs)
     ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     settings = configmap(docs, "serving-api-settings")
-    assert ports == {"http": int(settings["SERVING_PORT"])}
+    assert ports == {
+        "http": int(settings["SERVING_PORT"]),
+        "grpc": int(settings["SERVING_GRPC_PORT"]),
+    }
     assert settings["SERVING_HOST"] == "0.0.0.0"  # the CLI's default 127.0.0.1 is unreachable
     probes = {
         kind: container[kind]["httpGet"]
@@ -210,8 +213,13 @@ def test_probes_use_real_routes_and_the_served_port(overlay: str, app_routes) ->
     assert probes["readinessProbe"]["path"] == "/readyz"
 
     for name in ("serving-api", "serving-api-stable", "serving-api-canary"):
-        (service_port,) = find(docs, "Service", name)["spec"]["ports"]
-        assert service_port["targetPort"] in ports
+        service_ports = find(docs, "Service", name)["spec"]["ports"]
+        assert {p["name"]: p["targetPort"] for p in service_ports} == {
+            "http": "http",
+            "grpc": "grpc",
+        }
+        grpc_port = next(p for p in service_ports if p["name"] == "grpc")
+        assert grpc_port["appProtocol"] == "kubernetes.io/h2c"
     monitor = find(docs, "ServiceMonitor", "serving-api")
     (endpoint,) = monitor["spec"]["endpoints"]
     root_ports = {p["name"] for p in find(docs, "Service", "serving-api")["spec"]["ports"]}

@@ -38,6 +38,10 @@ class Service:
     def wrapped(self) -> Any:  # the docker-py container
         return self.container.get_wrapped_container()
 
+    def address(self, port: int) -> str:
+        """host:port on which the container's ``port`` is published."""
+        return f"{self.container.get_container_host_ip()}:{self.container.get_exposed_port(port)}"
+
     def logs(self) -> str:
         out, err = self.container.get_logs()
         return (out + err).decode(errors="replace")
@@ -51,12 +55,14 @@ def running(
     volumes: list[tuple[Path, str, str]] = (),
     env: dict[str, str] | None = None,
     timeout: float = 120.0,
+    other_ports: tuple[int, ...] = (),
 ) -> Iterator[Service]:
-    """Start the image, wait until ready_path answers 200, and always remove the container."""
+    """Start the image, wait until ready_path answers 200, and always remove the container.
+    ``other_ports`` are published too (``Service.address(port)``)."""
     from testcontainers.core.container import DockerContainer
 
     container = DockerContainer(image, env=env or {})
-    container.with_exposed_ports(port)
+    container.with_exposed_ports(port, *other_ports)
     for host, path, mode in volumes:
         container.with_volume_mapping(str(host), path, mode)
     container.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -46,3 +47,22 @@ def test_failed_training_leaves_nothing_behind(
     assert cli.train_default_model(target) == 3
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
+
+
+def test_grpc_port_flag_and_its_missing_extra(
+    bundle_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.parse_args(["--grpc-port", "8081"])["grpc_port"] == 8081
+    # Without grpcio (the `grpc` extra), --grpc-port is a clear exit 2, not a traceback later.
+    monkeypatch.setitem(sys.modules, "grpc", None)
+    assert cli.main(["--model-dir", str(bundle_dir), "--grpc-port", "8081"]) == 2
+    assert "install serving-api[grpc]" in capsys.readouterr().err
+
+
+def test_empty_grpc_port_variable_means_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from serving_api.config import Settings
+
+    monkeypatch.setenv("SERVING_GRPC_PORT", "")
+    assert Settings().grpc_port is None
+    monkeypatch.setenv("SERVING_GRPC_PORT", "9001")
+    assert Settings().grpc_port == 9001

@@ -93,7 +93,7 @@ def _with(body: dict, name: str, **changes: Any) -> dict:
 )
 def test_infer_errors_name_the_input(client: TestClient, mutate, field: str) -> None:
     response = client.post("/v2/models/churn/infer", json=mutate(infer_body([CUSTOMER])))
-    assert response.status_code == 422
+    assert response.status_code == 400
     body = response.json()
     assert field in body["error"]
     assert body["detail"][0]["loc"][:3] == ["body", "inputs", field]
@@ -102,7 +102,65 @@ def test_infer_errors_name_the_input(client: TestClient, mutate, field: str) -> 
 def test_infer_limits_and_bad_requests(client: TestClient) -> None:
     too_many = infer_body([CUSTOMER] * 1001)
     assert client.post("/v2/models/churn/infer", json=too_many).status_code == 413
-    assert client.post("/v2/models/churn/infer", json={"inputs": []}).status_code == 422
+    assert client.post("/v2/models/churn/infer", json={"inputs": []}).status_code == 400
     assert client.post("/v2/models/churn/infer", content=b"{").status_code == 400
     unknown_output = infer_body([CUSTOMER], outputs=[{"name": "nope"}])
-    assert client.post("/v2/models/churn/infer", json=unknown_output).status_code == 422
+    assert client.post("/v2/models/churn/infer", json=unknown_output).status_code == 400
+
+
+def test_versioned_routes_serve_the_bundle_version(
+    client: TestClient, predictor: Predictor
+) -> None:
+    base = f"/v2/models/churn/versions/{predictor.model_version}"
+    assert client.get(f"{base}/ready").json() == {"ready": True}
+    assert client.get(base).json()["versions"] == [predictor.model_version]
+    response = client.post(f"{base}/infer", json=infer_body([CUSTOMER]))
+    assert response.status_code == 200
+    assert response.json()["model_version"] == predictor.model_version
+    unversioned = client.post("/v2/models/churn/infer", json=infer_body([CUSTOMER])).json()
+    assert response.json()["outputs"] == unversioned["outputs"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/v2/models/churn/versions/0/ready"),
+        ("GET", "/v2/models/churn/versions/0"),
+        ("POST", "/v2/models/churn/versions/0/infer"),
+    ],
+)
+def test_another_version_is_not_found(
+    client: TestClient, predictor: Predictor, method: str, path: str
+) -> None:
+    response = client.request(method, path, json=infer_body([CUSTOMER]))
+    assert response.status_code == 404
+    error = response.json()["error"]
+    assert "'0'" in error and predictor.model_version in error
+
+
+@pytest.mark.parametrize(
+    "path", ["/v2/models/iris", "/v2/models/iris/ready", "/v2/models/iris/versions/1/infer"]
+)
+def test_unknown_model_is_an_error_object(client: TestClient, path: str) -> None:
+    response = client.request("POST" if path.endswith("infer") else "GET", path)
+    assert response.status_code == 404
+    assert response.json() == {"error": "unknown model 'iris'; this server serves 'churn'"}
+
+
+def test_server_metadata_with_and_without_slash(client: TestClient) -> None:
+    for path in ("/v2", "/v2/"):
+        body = client.get(path).json()
+        assert body["name"] == "serving-api" and "binary_tensor_data" in body["extensions"]
+
+
+def test_errors_are_error_objects(client: TestClient) -> None:
+    bad_shape = _with(infer_body([CUSTOMER]), "Age", shape=[1, 2])
+    response = client.post("/v2/models/churn/infer", json=bad_shape)
+    assert response.status_code == 400
+    assert response.json()["error"] == "Age: shape [1, 2] must be [n] or [n, 1]"
+    value = client.post(
+        "/v2/models/churn/infer", json=_with(infer_body([CUSTOMER]), "Age", data=[5])
+    )
+    assert value.status_code == 400 and value.json()["error"].startswith("Age[0]: ")
+    not_a_tensor = client.post("/v2/models/churn/infer", json={"inputs": [{"name": "Age"}]})
+    assert not_a_tensor.status_code == 400 and "inputs.0" in not_a_tensor.json()["error"]

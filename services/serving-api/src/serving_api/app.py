@@ -20,6 +20,7 @@ from serving_api.middleware import RequestContextMiddleware
 from serving_api.model import ModelService
 from serving_api.routes import health, model, predict, v2
 from serving_api.security import api_key_dependency
+from serving_api.v2_types import InferRequest
 
 if TYPE_CHECKING:
     from churn_core import Predictor
@@ -70,9 +71,12 @@ def create_app(
         if capture is not None:
             capture.start()
         service.start()
+        grpc_server = await start_grpc(settings, service, metrics)
         try:
             yield
         finally:
+            if grpc_server is not None:  # refuse new calls, let in-flight ones finish
+                await grpc_server.stop(settings.grpc_grace_seconds)
             if capture is not None:
                 capture.close()
                 logger.info(
@@ -98,6 +102,7 @@ def create_app(
     app.include_router(predict.build_router(settings.batch_limit, guarded))
     app.include_router(v2.build_router(settings.batch_limit, guarded))
     errors.install(app)
+    v2.install(app)
     app.add_middleware(
         RequestContextMiddleware,
         metrics=metrics,
@@ -106,6 +111,24 @@ def create_app(
     )
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app
+
+
+async def start_grpc(settings: Settings, service: ModelService, metrics: Metrics) -> Any:
+    """The gRPC server when ``settings.grpc_port`` is set (grpcio is imported only then)."""
+    if settings.grpc_port is None:
+        return None
+    from serving_api.grpc_server import start_grpc_server
+
+    key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+    return await start_grpc_server(
+        service,
+        metrics,
+        settings.host,
+        settings.grpc_port,
+        settings.batch_limit,
+        settings.max_body_bytes,
+        key,
+    )
 
 
 def openapi_schema(app: FastAPI) -> dict[str, Any]:
@@ -122,7 +145,7 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         template = "#/components/schemas/{model}"
         components["Customer"] = Customer.model_json_schema(ref_template=template)
-        infer = v2.InferRequest.model_json_schema(ref_template=template)
+        infer = InferRequest.model_json_schema(ref_template=template)
         components.update(infer.pop("$defs", {}))
         components["InferRequest"] = infer
         app.openapi_schema = schema

@@ -28,6 +28,12 @@ def parse_args(argv: Sequence[str] | None) -> dict[str, Any]:
     parser.add_argument("--model-dir", type=Path, help="model bundle (default artifacts/model)")
     parser.add_argument("--host", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (default 8000)")
+    parser.add_argument(
+        "--grpc-port",
+        type=int,
+        help="also serve Open Inference Protocol V2 over gRPC on this port (default: off; "
+        "needs the grpc extra, which the container image has)",
+    )
     parser.add_argument("--workers", type=int, help="worker processes (default 1: one per pod)")
     parser.add_argument("--batch-limit", type=int, help="most customers per batch (default 1000)")
     parser.add_argument("--capture-dir", type=Path, help="capture directory (artifacts/capture)")
@@ -92,6 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as exc:
         first = exc.errors()[0]
         return fail(f"invalid setting {'.'.join(map(str, first['loc']))}: {first['msg']}")
+
+    if settings.grpc_port is not None:
+        try:
+            import grpc  # noqa: F401  (the app imports it again; checked here for a clear exit)
+        except ImportError:
+            return fail("--grpc-port needs grpcio: install serving-api[grpc]")
 
     from serving_api.lean import keep_optional_libraries_out
 

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    # Open Inference Protocol V2 over gRPC on this port (needs the `grpc` extra); off when unset.
+    grpc_port: int | None = Field(None, ge=0, le=65535)
+    # Seconds a SIGTERM leaves in-flight gRPC calls to finish before they are cancelled.
+    grpc_grace_seconds: float = Field(30.0, ge=0)
     # One process per pod is the supported shape; >1 switches Prometheus to multiprocess mode.
     workers: int = Field(1, ge=1, le=64)
     batch_limit: int = Field(1000, ge=1, le=100_000)
@@ -46,7 +50,7 @@ class Settings(BaseSettings):
     fast_path: bool = True
     warmup_rounds: int = Field(5, ge=1, le=1000)
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "grpc_port", mode="before")
     @classmethod
     def _empty_key_is_none(cls, value: object) -> object:
         return None if value == "" else value

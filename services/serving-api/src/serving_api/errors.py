@@ -78,7 +78,11 @@ def error_payload(exc: ApiError) -> dict[str, Any]:
 async def _api_error(request: Request, exc: Exception) -> Response:
     if not isinstance(exc, ApiError):  # registered for ApiError only
         raise exc
-    return json_response(exc.status, error_payload(exc), exc.headers)
+    payload = error_payload(exc)
+    if "error" not in payload and request.url.path.startswith("/v2"):
+        # The Open Inference Protocol's error object: {"error": message}.
+        payload["error"] = exc.detail if isinstance(exc.detail, str) else "invalid request"
+    return json_response(exc.status, payload, exc.headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> Response:

@@ -1,21 +1,24 @@
-"""Open Inference Protocol tensors ⇄ churn-core customers and predictions.
+"""Open Inference Protocol tensors ⇄ churn-core customers and predictions, for REST and gRPC.
 
 One input tensor per feature, named like the JSON field; BYTES for the two categoricals,
 INT* for the integer features, FP* (or INT*) for Balance and EstimatedSalary. The output is
 ``churn_probability`` (FP64); ``churn_prediction`` (INT64) and ``risk_level`` (BYTES) are
 returned too when the request's ``outputs`` asks for them.
+
+Nothing here knows the transport: a request the server cannot take raises ``TensorError``,
+which REST answers with 400 ``{"error": …}`` and gRPC with INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from churn_core import InvalidCustomerError, Prediction
 from churn_core.schema import FEATURES
-from serving_api.errors import ApiError
-from serving_api.v2_types import InferInput, v2_error
 
+MODEL_NAME = "churn"
 INT_TYPES = frozenset({"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"})
 FLOAT_TYPES = frozenset({"FP16", "FP32", "FP64"})
 ACCEPTED_TYPES: dict[str, frozenset[str]] = {
@@ -33,14 +36,37 @@ DECLARED_TYPE = {
 OUTPUT_TYPES = {"churn_probability": "FP64", "churn_prediction": "INT64", "risk_level": "BYTES"}
 
 
-def _input_error(status: int, message: str, name: str | None = None) -> ApiError:
-    if name is None:
-        return v2_error(status, message)
-    errors = [{"loc": ["body", "inputs", name], "msg": message, "type": "value_error"}]
-    return v2_error(status, f"{name}: {message}", errors=errors)
+class TensorError(ValueError):
+    """A request the server cannot take. ``field`` names the input (or parameter) at fault;
+    ``loc`` is where it sits in a REST body; ``too_large`` marks a batch over the limit."""
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        *,
+        loc: list[str | int] | None = None,
+        too_large: bool = False,
+    ) -> None:
+        self.message = message
+        self.field = field
+        self.loc = loc if loc is not None else (["inputs", field] if field else None)
+        self.too_large = too_large
+        super().__init__(f"{field}: {message}" if field else message)
 
 
-def _flatten(data: list[Any]) -> list[Any]:
+@dataclass(frozen=True)
+class Tensor:
+    """One decoded input tensor: ``values`` is flat, in row-major order."""
+
+    name: str
+    datatype: str
+    shape: Sequence[int]
+    values: Sequence[Any]
+
+
+def flatten(data: list[Any]) -> list[Any]:
+    """JSON tensor data may be nested by rows; the protocol allows either form."""
     if not any(isinstance(v, list) for v in data):
         return data
     out: list[Any] = []
@@ -56,70 +82,97 @@ def _flatten(data: list[Any]) -> list[Any]:
     return out
 
 
-def customers_from_tensors(inputs: Sequence[InferInput], limit: int) -> list[dict[str, Any]]:
-    by_name: dict[str, InferInput] = {}
-    for tensor in inputs:
-        if tensor.name not in ACCEPTED_TYPES:
-            raise _input_error(422, "unknown input; expected one tensor per feature", tensor.name)
-        if tensor.name in by_name:
-            raise _input_error(422, "input given more than once", tensor.name)
-        by_name[tensor.name] = tensor
-    missing = [name for name in ACCEPTED_TYPES if name not in by_name]
+def check_names(names: Sequence[str]) -> None:
+    """Exactly one tensor per feature, and nothing else."""
+    seen: set[str] = set()
+    for name in names:
+        if name not in ACCEPTED_TYPES:
+            raise TensorError("unknown input; expected one tensor per feature", name)
+        if name in seen:
+            raise TensorError("input given more than once", name)
+        seen.add(name)
+    missing = [name for name in ACCEPTED_TYPES if name not in seen]
     if missing:
-        raise _input_error(422, "missing input tensor", missing[0])
+        raise TensorError("missing input tensor", missing[0])
+
+
+def check_header(name: str, datatype: str, shape: Sequence[int]) -> int:
+    """The datatype and shape of one input; its number of rows."""
+    if datatype not in ACCEPTED_TYPES[name]:
+        raise TensorError(f"datatype {datatype} not accepted (use {DECLARED_TYPE[name]})", name)
+    if not 1 <= len(shape) <= 2 or (len(shape) == 2 and shape[1] != 1) or any(d < 0 for d in shape):
+        raise TensorError(f"shape {list(shape)} must be [n] or [n, 1]", name)
+    return shape[0]
+
+
+def customers_from_tensors(tensors: Sequence[Tensor], limit: int) -> list[dict[str, Any]]:
+    check_names([t.name for t in tensors])
     rows: int | None = None
-    columns: dict[str, list[Any]] = {}
-    for name, tensor in by_name.items():
-        if tensor.datatype not in ACCEPTED_TYPES[name]:
-            raise _input_error(
-                422, f"datatype {tensor.datatype} not accepted (use {DECLARED_TYPE[name]})", name
+    for tensor in tensors:
+        n = check_header(tensor.name, tensor.datatype, tensor.shape)
+        if len(tensor.values) != n:
+            raise TensorError(
+                f"shape {list(tensor.shape)} does not match {len(tensor.values)} values",
+                tensor.name,
             )
-        shape = tensor.shape
-        if (len(shape) == 2 and shape[1] != 1) or any(d < 0 for d in shape):
-            raise _input_error(422, f"shape {shape} must be [n] or [n, 1]", name)
-        values = _flatten(tensor.data)
-        if len(values) != shape[0]:
-            raise _input_error(422, f"shape {shape} does not match {len(values)} values", name)
         if rows is None:
-            rows = shape[0]
-        elif shape[0] != rows:
-            raise _input_error(422, f"has {shape[0]} rows, other inputs have {rows}", name)
-        columns[name] = values
+            rows = n
+        elif n != rows:
+            raise TensorError(f"has {n} rows, other inputs have {rows}", tensor.name)
     if not rows:  # every feature is present, so rows was set; 0 rows is the client's error
-        raise _input_error(422, "inputs hold no rows")
+        raise TensorError("inputs hold no rows", loc=["inputs"])
     if rows > limit:
-        raise _input_error(413, f"{rows} rows; the limit is {limit}")
-    return [{name: columns[name][i] for name in columns} for i in range(rows)]
+        raise TensorError(f"{rows} rows; the limit is {limit}", loc=["inputs"], too_large=True)
+    columns = [(t.name, t.values) for t in tensors]
+    return [{name: values[i] for name, values in columns} for i in range(rows)]
 
 
-def requested_outputs(names: list[str] | None) -> list[str]:
+def requested_outputs(names: Sequence[str] | None) -> list[str]:
     """The outputs to return: those asked for, else the probability alone."""
-    wanted = names or ["churn_probability"]
+    wanted = list(names) if names else ["churn_probability"]
     for name in wanted:
         if name not in OUTPUT_TYPES:
-            raise v2_error(
-                422, f"unknown output {name!r}; have {', '.join(OUTPUT_TYPES)}", ["outputs"]
+            raise TensorError(
+                f"unknown output {name!r}; have {', '.join(OUTPUT_TYPES)}", loc=["outputs"]
             )
     return wanted
 
 
-def encode_outputs(predictions: Sequence[Prediction], wanted: list[str]) -> list[dict[str, Any]]:
+def output_values(predictions: Sequence[Prediction], name: str) -> list[Any]:
+    return [getattr(p, name) for p in predictions]
+
+
+def invalid_values(exc: InvalidCustomerError) -> list[TensorError]:
+    """A customer-field error per bad value, located at the input tensor and row it came from."""
     return [
-        {
-            "name": name,
-            "shape": [len(predictions)],
-            "datatype": OUTPUT_TYPES[name],
-            "data": [getattr(p, name) for p in predictions],
-        }
-        for name in wanted
-    ]
-
-
-def invalid_tensor_values(exc: InvalidCustomerError) -> ApiError:
-    """A customer-field error, located at the input tensor and row it came from."""
-    first = exc.errors[0]
-    errors = [
-        {"loc": ["body", "inputs", e.field, e.index], "msg": e.message, "type": "value_error"}
+        TensorError(e.message, f"{e.field}[{e.index}]", loc=["inputs", e.field, e.index])
         for e in exc.errors
     ]
-    return v2_error(422, f"{first.field}[{first.index}]: {first.message}", errors=errors)
+
+
+def model_metadata(model_version: str) -> dict[str, Any]:
+    """The model metadata both transports publish."""
+    return {
+        "name": MODEL_NAME,
+        "versions": [model_version],
+        "platform": "lightgbm",
+        "inputs": [
+            {"name": name, "datatype": DECLARED_TYPE[name], "shape": [-1]} for name in DECLARED_TYPE
+        ],
+        "outputs": [
+            {"name": name, "datatype": datatype, "shape": [-1]}
+            for name, datatype in OUTPUT_TYPES.items()
+        ],
+    }
+
+
+def check_model(name: str, version: str | None, served_version: str | None) -> None:
+    """LookupError (answered 404 / NOT_FOUND) unless ``name`` and ``version`` are ours. An
+    empty or absent version means the one served; ``served_version`` None: not loaded yet."""
+    if name != MODEL_NAME:
+        raise LookupError(f"unknown model {name!r}; this server serves {MODEL_NAME!r}")
+    if version and served_version is not None and version != served_version:
+        raise LookupError(
+            f"model {MODEL_NAME!r} has no version {version!r}; it serves version "
+            f"{served_version!r} only"
+        )

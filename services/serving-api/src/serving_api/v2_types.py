@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from serving_api.errors import ApiError
+from serving_api.v2_codec import TensorError
 
 
 class TensorMetadata(BaseModel):
@@ -43,7 +44,8 @@ class InferInput(BaseModel):
     name: str
     shape: list[int] = Field(min_length=1, max_length=2)
     datatype: str
-    data: list[Any]
+    # Absent when parameters.binary_data_size says the data follow the JSON header.
+    data: list[Any] | None = None
     parameters: dict[str, Any] | None = None
 
 
@@ -65,7 +67,9 @@ class InferOutput(BaseModel):
     name: str
     shape: list[int]
     datatype: str
-    data: list[Any]
+    # Absent (and parameters.binary_data_size set) for an output sent as binary data.
+    data: list[Any] | None = None
+    parameters: dict[str, Any] | None = None
 
 
 class InferResponse(BaseModel):
@@ -83,11 +87,24 @@ class V2Error(BaseModel):
 def v2_error(
     status: int, message: str, loc: list[str | int] | None = None, errors: Any = None
 ) -> ApiError:
-    """An error V2 clients can read: ``error`` holds the message; ``detail`` is FastAPI's list
-    (``loc``, ``msg``, ``type``) when the error points into the body, else the message."""
+    """An error V2 clients can read: ``error`` holds the message (the protocol's error object);
+    ``detail`` is FastAPI's list (``loc``, ``msg``, ``type``) when the error points into the
+    body, else the message."""
     detail: Any = message
     if errors is not None:
         detail = errors
     elif loc is not None:
         detail = [{"loc": ["body", *loc], "msg": message, "type": "value_error"}]
     return ApiError(status, detail, extra={"error": message})
+
+
+def tensor_errors(errors: list[TensorError]) -> ApiError:
+    """400 (413 for a batch over the limit) for requests the codec refused."""
+    first = errors[0]
+    status = 413 if first.too_large else 400
+    located = [
+        {"loc": ["body", *e.loc], "msg": str(e), "type": "value_error"}
+        for e in errors
+        if e.loc is not None
+    ]
+    return v2_error(status, str(first), errors=located or None)
