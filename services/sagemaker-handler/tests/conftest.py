@@ -79,7 +79,7 @@ def aws(moto_url: str) -> dict[str, Any]:
     session = boto3.Session(
         aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
     )
-    names = ("s3", "iam", "sagemaker", "application-autoscaling")
+    names = ("s3", "iam", "sagemaker", "application-autoscaling", "cloudwatch")
     clients = {n: session.client(n, endpoint_url=moto_url) for n in names}
     clients["s3"].create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
