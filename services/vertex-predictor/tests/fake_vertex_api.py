@@ -122,6 +122,7 @@ class FakeVertexApi:
             ("GET", rf"{res}/endpoints", self._list("endpoints")),
             ("GET", rf"{res}/endpoints/(?P<id>[^/:]+)", self._get_endpoint),
             ("DELETE", rf"{res}/endpoints/(?P<id>[^/:]+)", self._delete_endpoint),
+            ("PATCH", rf"{res}/endpoints/(?P<id>[^/:]+)", self._update_endpoint),
             ("POST", rf"{res}/endpoints/(?P<id>[^/:]+):deployModel", self._deploy_model),
             ("POST", rf"{res}/endpoints/(?P<id>[^/:]+):undeployModel", self._undeploy_model),
             ("POST", rf"{res}/endpoints/(?P<id>[^/:]+):predict", self._predict),
@@ -211,6 +212,24 @@ class FakeVertexApi:
 
     def _get_endpoint(self, match: re.Match, query: dict, body: Any) -> dict:
         return self._find("endpoints", match)
+
+    def _update_endpoint(self, match: re.Match, query: dict, body: dict) -> dict:
+        """UpdateEndpoint: only the fields of updateMask change; a traffic split must name
+        deployed models and add up to 100, as Vertex checks."""
+        endpoint = self._find("endpoints", match)
+        mask = [f for f in query.get("updateMask", [""])[0].split(",") if f]
+        fields = {"trafficSplit": "traffic_split", "displayName": "display_name",
+                  "description": "description", "labels": "labels"}  # fmt: skip
+        unknown = [f for f in mask if f not in fields and f not in fields.values()]
+        if not mask or unknown:
+            raise ApiError(400, "INVALID_ARGUMENT", f"unsupported update mask {mask}")
+        for camel, snake in fields.items():
+            if camel in mask or snake in mask:
+                if camel == "trafficSplit":
+                    _check_split(endpoint, body.get("trafficSplit") or {})
+                endpoint[camel] = body.get(camel)
+        endpoint["updateTime"] = "2026-11-25T07:00:00Z"
+        return endpoint
 
     def _delete_endpoint(self, match: re.Match, query: dict, body: Any) -> dict:
         endpoint = self._find("endpoints", match)
@@ -308,6 +327,14 @@ _STORES = {
     "endpoints": "endpoints",
     "batchPredictionJobs": "batch_jobs",
 }
+
+
+def _check_split(endpoint: dict, split: dict) -> None:
+    ids = {d["id"] for d in endpoint["deployedModels"]}
+    if set(split) - ids:
+        raise ApiError(400, "INVALID_ARGUMENT", f"traffic split names {set(split) - ids}")
+    if split and sum(split.values()) != 100:
+        raise ApiError(400, "INVALID_ARGUMENT", "traffic split must add up to 100")
 
 
 def _display_name_filter(expression: str) -> str | None:

@@ -14,7 +14,7 @@ from churn_core.cli_help import show_defaults
 from vertex_predictor import server
 from vertex_predictor.config import Settings
 
-DEPLOY_COMMANDS = ("upload", "deploy", "test", "status", "delete", "batch")
+DEPLOY_COMMANDS = ("upload", "deploy", "test", "status", "traffic", "undeploy", "delete", "batch")
 
 
 def _key_values(text: str) -> dict[str, str]:
@@ -89,6 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     stat = commands.add_parser("status", parents=[common], help="endpoint, models, traffic")
     stat.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
 
+    shift = commands.add_parser("traffic", parents=[common], help="set the traffic split")
+    shift.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
+    shift.add_argument(
+        "--split", required=True, type=_traffic_split, help="DEPLOYED_MODEL_ID=PERCENT,…"
+    )
+
+    undeploy = commands.add_parser(
+        "undeploy", parents=[common], help="move a model's traffic to the others, undeploy it"
+    )
+    undeploy.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
+    undeploy.add_argument("--deployed-model-id", required=True)
+
     delete = commands.add_parser("delete", parents=[common], help="undeploy and delete endpoint")
     delete.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
     delete.add_argument("--delete-models", action="store_true")
@@ -144,6 +156,14 @@ def _deploy_call(args: argparse.Namespace) -> tuple[Callable[..., dict[str, Any]
             {"endpoint_ref": args.endpoint, "explain": args.explain},
         ),
         "status": lambda: (deploy.status, {"endpoint_ref": args.endpoint}),
+        "traffic": lambda: (
+            deploy.set_traffic,
+            {"split": args.split, "endpoint_ref": args.endpoint},
+        ),
+        "undeploy": lambda: (
+            deploy.undeploy,
+            {"deployed_model_id": args.deployed_model_id, "endpoint_ref": args.endpoint},
+        ),
         "delete": lambda: (
             deploy.delete,
             {"endpoint_ref": args.endpoint, "delete_models": args.delete_models},
