@@ -1,7 +1,8 @@
 """A small in-memory fake of the Vertex AI v1 REST API, enough for the aiplatform SDK.
 
-It serves the resources the deploy tooling touches (models, endpoints, deployed models,
-batch prediction jobs, long-running operations), answers every long-running operation as
+It serves the resources the deploy tooling touches (models, endpoints and their traffic
+split, deployed models, batch prediction jobs, model deployment monitoring jobs, long-running
+operations), answers every long-running operation as
 already done, and records every request so tests can assert on the exact bodies the SDK sent.
 Online prediction is forwarded to a real model server when one is registered with
 ``serve_predictions_from``; otherwise :predict answers 503 like an endpoint with no ready model.
@@ -19,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-V1 = "type.googleapis.com/google.cloud.aiplatform.v1."
-LOCATION = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/:]+)"
+from .fake_vertex_errors import LOCATION, V1, ApiError
+from .fake_vertex_monitoring import MonitoringJobRoutes
 
 
 @dataclass
@@ -37,22 +38,17 @@ class RecordedRequest:
         return f"{self.method} {path}"
 
 
-class ApiError(Exception):
-    def __init__(self, code: int, status: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.status, self.message = code, status, message
-
-
 @dataclass
 class FakeVertexState:
     models: dict[str, dict] = field(default_factory=dict)
     endpoints: dict[str, dict] = field(default_factory=dict)
     batch_jobs: dict[str, dict] = field(default_factory=dict)
+    monitoring_jobs: dict[str, dict] = field(default_factory=dict)
     operations: dict[str, dict] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
 
 
-class FakeVertexApi:
+class FakeVertexApi(MonitoringJobRoutes):
     """Start with ``with FakeVertexApi() as api:``; point the SDK at ``api.url``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -129,6 +125,7 @@ class FakeVertexApi:
             ("POST", rf"{res}/batchPredictionJobs", self._create_batch_job),
             ("GET", rf"{res}/batchPredictionJobs/(?P<id>[^/:]+)", self._get_batch_job),
             ("GET", rf"{res}/operations/(?P<id>[^/:]+)", self._get_operation),
+            *self._monitoring_routes(),
         ]
 
     # -- helpers ---------------------------------------------------------------------------
@@ -326,6 +323,7 @@ _STORES = {
     "models": "models",
     "endpoints": "endpoints",
     "batchPredictionJobs": "batch_jobs",
+    "modelDeploymentMonitoringJobs": "monitoring_jobs",
 }
 
 

@@ -8,6 +8,7 @@ Pushgateway or renders Evidently's HTML. The names below are the public interfac
 
 from churn_core.capture import PROBABILITY
 from churn_core.data import DataValidationError
+from churn_core.drift.distances import per_feature_distance_thresholds
 from churn_core.drift.report import REPORT_SCHEMA_VERSION, Thresholds, compare
 from churn_core.drift.sinks import push_metrics, write_html
 from churn_core.drift.sources import read_current, read_reference
@@ -22,6 +23,7 @@ __all__ = [
     "compare",
     "feature_drift",
     "is_discrete",
+    "per_feature_distance_thresholds",
     "psi",
     "push_metrics",
     "quantile_psi",
