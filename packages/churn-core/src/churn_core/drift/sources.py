@@ -17,7 +17,8 @@ from churn_core.signing import check_bundle
 if TYPE_CHECKING:
     import pandas as pd
 
-FILE_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.csv", "*.parquet")
+# *.json and *.json.gz: BigQuery's newline-delimited JSON export shards (Vertex AI's logs).
+FILE_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.json.gz", "*.csv", "*.parquet")
 
 
 def _files(path: Path) -> list[Path]:
