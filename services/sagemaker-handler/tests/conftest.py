@@ -48,13 +48,19 @@ def server(tarball: Path) -> Iterator[HandlerServer]:
 # The moto server on loopback for the deploy tests (moto_helpers.py has the Recorder).
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
+    """A moto server per test module. moto keeps its state per process, not per server, so
+    each module starts from a reset (moto's own /moto-api/reset)."""
+    import urllib.request
+
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
     try:
-        yield f"http://{host}:{port}"
+        yield url
     finally:
         server.stop()
 
