@@ -19,6 +19,7 @@ from sagemaker_handler import cli
 from sagemaker_handler.deploy.batch import BatchSettings, batch
 from sagemaker_handler.deploy.client import AwsOps
 from sagemaker_handler.deploy.endpoint import EndpointSettings, deploy
+from sagemaker_handler.deploy.teardown import delete
 
 from .moto_helpers import BUCKET, REGION, SKLEARN_IMAGE, Recorder, recorded_cli, run
 
@@ -175,8 +176,6 @@ def test_exact_parameters_sent_with_kms_and_redeploy(
         "EndpointName": "churn-kms", "EndpointConfigName": second["endpoint_config"],
     }  # fmt: skip
     # delete removes both generations of configs and models
-    from sagemaker_handler.deploy.teardown import delete
-
     removed = delete(ops, "churn-kms")
     for name in (first["model"], second["model"]):
         assert f"model {name}" in removed
@@ -238,6 +237,9 @@ def test_monitor_baseline_job_and_definition_on_moto(
     answered by a before-call hook that records it (the Stubber test checks it fully)."""
     recorder = Recorder()
     recorder.answer("CreateMonitoringSchedule", {"MonitoringScheduleArn": "arn:schedule"})
+    listed = {"MonitoringScheduleName": "churn-monitored-data-quality"}
+    recorder.answer("ListMonitoringSchedules", {"MonitoringScheduleSummaries": [listed]})
+    recorder.answer("DeleteMonitoringSchedule", {})
     ops = AwsOps(REGION, moto_url, session=recorder.session, out=io.StringIO())
     from sagemaker_handler.deploy.monitor import monitor
 
@@ -274,6 +276,16 @@ def test_monitor_baseline_job_and_definition_on_moto(
         schedule["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
         == (names["job_definition"])
     )
+
+    # delete: the schedule (recorded: moto lacks it), then the job definition (moto's own)
+    removed = delete(ops, "churn-monitored")
+    assert removed[:2] == [
+        "monitoring_schedule churn-monitored-data-quality",
+        f"data_quality_job_definition {names['job_definition']}",
+    ]
+    assert recorder.only("DeleteMonitoringSchedule") == listed
+    with pytest.raises(ClientError):
+        sm.describe_data_quality_job_definition(JobDefinitionName=names["job_definition"])
 
 
 def test_dry_run_prints_calls_and_makes_none(tarball: Path, capsys, monkeypatch):
