@@ -117,6 +117,9 @@ REQUIRED_AFTER_PARSE = {
     ("vertex-predictor", "test"): ("project",),
     ("vertex-predictor", "status"): ("project",),
     ("vertex-predictor", "delete"): ("project",),
+    ("vertex-predictor", "traffic"): ("project",),
+    ("vertex-predictor", "undeploy"): ("project",),
+    ("vertex-predictor", "monitor"): ("project",),
     ("vertex-predictor", "batch"): ("project",),
 }
 # Variables the CLIs read as defaults: a document must set them itself (export), so the check

@@ -43,3 +43,53 @@ def server(tarball: Path) -> Iterator[HandlerServer]:
     with start_serve(tarball, port, env=env, use_port_flag=False) as server:
         server.wait_ready(90)
         yield server
+
+
+# The moto server on loopback for the deploy tests (moto_helpers.py has the Recorder).
+@pytest.fixture(scope="module")
+def moto_url() -> Iterator[str]:
+    """A moto server per test module. moto keeps its state per process, not per server, so
+    each module starts from a reset (moto's own /moto-api/reset)."""
+    import urllib.request
+
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fake_credentials(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+
+
+@pytest.fixture(scope="module")
+def aws(moto_url: str) -> dict[str, Any]:
+    """Plain boto3 clients on the moto server, to arrange state and read it back."""
+    import boto3
+
+    from .moto_helpers import BUCKET, REGION
+
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
+    )
+    names = ("s3", "iam", "sagemaker", "application-autoscaling", "cloudwatch")
+    clients = {n: session.client(n, endpoint_url=moto_url) for n in names}
+    clients["s3"].create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    role = clients["iam"].create_role(RoleName="churn-sagemaker", AssumeRolePolicyDocument="{}")
+    clients["role_arn"] = role["Role"]["Arn"]
+    return clients

@@ -37,3 +37,21 @@ def test_invoke_with_explain_attribute(server, predictor):
         assert abs(served["churn_probability"] - direct.churn_probability) <= 1e-9
         total = served["base_value"] + sum(served["feature_contributions"].values())
         assert abs(total - served["churn_probability"]) <= 1e-6
+
+
+def test_target_variant_goes_out_as_the_sagemaker_header(server):
+    """`test --target-variant B`: boto3 sends X-Amzn-SageMaker-Target-Variant (which real
+    SageMaker routes on; the local server answers whatever the variant)."""
+    import boto3
+
+    session = boto3.Session(region_name="eu-west-1")
+    sent: list[dict[str, str]] = []
+    session.events.register(
+        "before-send.sagemaker-runtime.InvokeEndpoint",
+        lambda request, **_: sent.append(dict(request.headers)),
+    )
+    ops = AwsOps("eu-west-1", server.url, session=session)
+    predictions = invoke(ops, "churn-endpoint", SAMPLE_CUSTOMERS, target_variant="B")
+    assert len(predictions) == len(SAMPLE_CUSTOMERS)
+    (headers,) = sent
+    assert headers["X-Amzn-SageMaker-Target-Variant"] == b"B"

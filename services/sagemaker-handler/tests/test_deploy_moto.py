@@ -1,103 +1,29 @@
 """Deploy tooling against a real moto server on loopback: every call goes over HTTP through boto3.
 
 Parameters are checked twice: as sent (botocore's provide-client-params event) and as stored
-(read back with describe_* from moto). moto 5 lacks CreateMonitoringSchedule: that one call is
-checked with botocore's Stubber in test_deploy_stubber.py.
+(read back with describe_* from moto). moto 5 lacks UpdateEndpoint and the monitoring-schedule
+calls (Create/List/DeleteMonitoringSchedule): the Recorder answers and records them here, and
+test_deploy_stubber.py checks CreateMonitoringSchedule with botocore's Stubber.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from moto.server import ThreadedMotoServer
 
 from sagemaker_handler import cli
 from sagemaker_handler.deploy.batch import BatchSettings, batch
 from sagemaker_handler.deploy.client import AwsOps
 from sagemaker_handler.deploy.endpoint import EndpointSettings, deploy
+from sagemaker_handler.deploy.teardown import delete
 
-REGION = "eu-west-1"
-BUCKET = "churn-models"
-SKLEARN_IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.4-2-cpu-py3"
+from .moto_helpers import BUCKET, REGION, SKLEARN_IMAGE, Recorder, recorded_cli, run
 
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture(autouse=True)
-def fake_credentials(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> None:
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_REGION", REGION)
-
-
-@pytest.fixture(scope="module")
-def aws(moto_url: str) -> dict[str, Any]:
-    """Plain boto3 clients on the moto server, to arrange state and read it back."""
-    session = boto3.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-    )
-    names = ("s3", "iam", "sagemaker", "application-autoscaling")
-    clients = {n: session.client(n, endpoint_url=moto_url) for n in names}
-    clients["s3"].create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION}
-    )
-    role = clients["iam"].create_role(RoleName="churn-sagemaker", AssumeRolePolicyDocument="{}")
-    clients["role_arn"] = role["Role"]["Arn"]
-    return clients
-
-
-class Recorder:
-    """Records each API call's parameters as botocore is about to send them."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, str, dict[str, Any]]] = []
-        self.session = boto3.Session(
-            aws_access_key_id="testing", aws_secret_access_key="testing", region_name=REGION
-        )
-        self.session.events.register("provide-client-params.*.*", self._record)
-
-    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        service = model.service_model.service_name
-        self.calls.append((service, model.name, dict(params)))
-
-    def answer(self, operation: str, parsed: dict[str, Any]) -> None:
-        """Answer ``operation`` here instead of moto (for the calls moto does not implement)."""
-
-        def hook(**_: Any) -> tuple[AWSResponse, dict[str, Any]]:
-            return AWSResponse("", 200, {}, None), parsed
-
-        self.session.events.register(f"before-call.*.{operation}", hook)
-
-    def only(self, operation: str) -> dict[str, Any]:
-        (params,) = [p for _, op, p in self.calls if op == operation]
-        return params
-
-    def operations(self) -> list[str]:
-        return [op for _, op, _ in self.calls]
-
-
-def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
-    code = cli.main(argv)
-    return code, capsys.readouterr().out
+pytestmark = pytest.mark.usefixtures("fake_credentials")
 
 
 def test_deploy_status_autoscale_delete_round_trip(
@@ -141,7 +67,11 @@ def test_deploy_status_autoscale_delete_round_trip(
     code, out = run(["status", "--endpoint-name", endpoint], capsys)
     assert code == 0
     assert f"endpoint {endpoint}: InService" in out
-    assert "variant AllTraffic: 1/1 instances" in out
+    version = sm.list_tags(ResourceArn=model["ModelArn"])["Tags"]
+    assert (
+        f"variant AllTraffic: weight 100 (100%), 1/1 instances, model {variant['ModelName']}, "
+        f"model_version {dict((t['Key'], t['Value']) for t in version)['churn:model-version']}"
+    ) in out
 
     code, out = run(["autoscale", "--endpoint-name", endpoint], capsys)
     assert code == 0
@@ -162,9 +92,20 @@ def test_deploy_status_autoscale_delete_round_trip(
     }
     assert (tracking["ScaleInCooldown"], tracking["ScaleOutCooldown"]) == (300, 60)
 
+    # moto 5 has no ListMonitoringSchedules / DeleteMonitoringSchedule: the recorder answers
+    # them (one schedule to remove), everything else goes to moto.
+    recorder = recorded_cli(monkeypatch)
+    schedule = {"MonitoringScheduleName": f"{endpoint}-data-quality"}
+    recorder.answer("ListMonitoringSchedules", {"MonitoringScheduleSummaries": [schedule]})
+    recorder.answer("DeleteMonitoringSchedule", {})
     code, out = run(["delete", "--endpoint-name", endpoint], capsys)
     assert code == 0
-    assert "deregister_scalable_target" in out
+    assert recorder.only("ListMonitoringSchedules") == {"EndpointName": endpoint}
+    assert recorder.only("DeleteMonitoringSchedule") == schedule
+    assert f"delete_monitoring_schedule: {endpoint}-data-quality" in out
+    assert f"deregister_scalable_target: endpoint/{endpoint}/variant/AllTraffic" in out
+    ops = recorder.operations()
+    assert ops.index("DeleteMonitoringSchedule") < ops.index("DeleteEndpoint")
     for call, params in [
         (sm.describe_endpoint, {"EndpointName": endpoint}),
         (sm.describe_endpoint_config, {"EndpointConfigName": described["EndpointConfigName"]}),
@@ -174,6 +115,7 @@ def test_deploy_status_autoscale_delete_round_trip(
             call(**params)
     assert not scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
 
+    recorder.answer("ListMonitoringSchedules", {"MonitoringScheduleSummaries": []})
     code, out = run(["delete", "--endpoint-name", endpoint], capsys)  # idempotent
     assert code == 0
     assert "nothing to delete" in out
@@ -184,6 +126,7 @@ def test_exact_parameters_sent_with_kms_and_redeploy(
 ):
     recorder = Recorder()
     recorder.answer("UpdateEndpoint", {"EndpointArn": "arn:aws:sagemaker:::endpoint/churn-kms"})
+    recorder.answer("ListMonitoringSchedules", {"MonitoringScheduleSummaries": []})  # moto lacks
     ops = AwsOps(
         REGION, moto_url, session=recorder.session, out=io.StringIO(), sleep=lambda s: None
     )
@@ -225,6 +168,7 @@ def test_exact_parameters_sent_with_kms_and_redeploy(
     import time
 
     time.sleep(1.1)  # names carry a one-second timestamp
+    settings.wait = False  # moto's endpoint stays on the old config (see test_release_moto)
     second = deploy(ops, tarball, settings)
     assert "UpdateEndpoint" in recorder.operations()
     assert "CreateEndpoint" not in recorder.operations()
@@ -232,8 +176,6 @@ def test_exact_parameters_sent_with_kms_and_redeploy(
         "EndpointName": "churn-kms", "EndpointConfigName": second["endpoint_config"],
     }  # fmt: skip
     # delete removes both generations of configs and models
-    from sagemaker_handler.deploy.endpoint import delete
-
     removed = delete(ops, "churn-kms")
     for name in (first["model"], second["model"]):
         assert f"model {name}" in removed
@@ -295,6 +237,9 @@ def test_monitor_baseline_job_and_definition_on_moto(
     answered by a before-call hook that records it (the Stubber test checks it fully)."""
     recorder = Recorder()
     recorder.answer("CreateMonitoringSchedule", {"MonitoringScheduleArn": "arn:schedule"})
+    listed = {"MonitoringScheduleName": "churn-monitored-data-quality"}
+    recorder.answer("ListMonitoringSchedules", {"MonitoringScheduleSummaries": [listed]})
+    recorder.answer("DeleteMonitoringSchedule", {})
     ops = AwsOps(REGION, moto_url, session=recorder.session, out=io.StringIO())
     from sagemaker_handler.deploy.monitor import monitor
 
@@ -331,6 +276,16 @@ def test_monitor_baseline_job_and_definition_on_moto(
         schedule["MonitoringScheduleConfig"]["MonitoringJobDefinitionName"]
         == (names["job_definition"])
     )
+
+    # delete: the schedule (recorded: moto lacks it), then the job definition (moto's own)
+    removed = delete(ops, "churn-monitored")
+    assert removed[:2] == [
+        "monitoring_schedule churn-monitored-data-quality",
+        f"data_quality_job_definition {names['job_definition']}",
+    ]
+    assert recorder.only("DeleteMonitoringSchedule") == listed
+    with pytest.raises(ClientError):
+        sm.describe_data_quality_job_definition(JobDefinitionName=names["job_definition"])
 
 
 def test_dry_run_prints_calls_and_makes_none(tarball: Path, capsys, monkeypatch):

@@ -161,8 +161,9 @@ def test_dry_run_monitor_prints_every_call(capsys: pytest.CaptureFixture[str]):
 
 
 def test_cli_defaults_match_the_deploy_module():
-    from sagemaker_handler import cli
-    from sagemaker_handler.deploy import batch, monitor
+    from sagemaker_handler import cli_parser
+    from sagemaker_handler.deploy import batch, monitor, rollout
 
-    assert cli.HOURLY == monitor.HOURLY
-    assert set(cli.BATCH_FORMATS) == set(batch.FORMATS)
+    assert cli_parser.HOURLY == monitor.HOURLY
+    assert set(cli_parser.BATCH_FORMATS) == set(batch.FORMATS)
+    assert cli_parser.ROLLOUTS == rollout.ROLLOUTS

@@ -1,7 +1,8 @@
 """A small in-memory fake of the Vertex AI v1 REST API, enough for the aiplatform SDK.
 
-It serves the resources the deploy tooling touches (models, endpoints, deployed models,
-batch prediction jobs, long-running operations), answers every long-running operation as
+It serves the resources the deploy tooling touches (models, endpoints and their traffic
+split, deployed models, batch prediction jobs, model deployment monitoring jobs, long-running
+operations), answers every long-running operation as
 already done, and records every request so tests can assert on the exact bodies the SDK sent.
 Online prediction is forwarded to a real model server when one is registered with
 ``serve_predictions_from``; otherwise :predict answers 503 like an endpoint with no ready model.
@@ -19,8 +20,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-V1 = "type.googleapis.com/google.cloud.aiplatform.v1."
-LOCATION = r"projects/(?P<project>[^/]+)/locations/(?P<location>[^/:]+)"
+from .fake_vertex_errors import LOCATION, V1, ApiError
+from .fake_vertex_monitoring import MonitoringJobRoutes
 
 
 @dataclass
@@ -37,22 +38,17 @@ class RecordedRequest:
         return f"{self.method} {path}"
 
 
-class ApiError(Exception):
-    def __init__(self, code: int, status: str, message: str) -> None:
-        super().__init__(message)
-        self.code, self.status, self.message = code, status, message
-
-
 @dataclass
 class FakeVertexState:
     models: dict[str, dict] = field(default_factory=dict)
     endpoints: dict[str, dict] = field(default_factory=dict)
     batch_jobs: dict[str, dict] = field(default_factory=dict)
+    monitoring_jobs: dict[str, dict] = field(default_factory=dict)
     operations: dict[str, dict] = field(default_factory=dict)
     requests: list[RecordedRequest] = field(default_factory=list)
 
 
-class FakeVertexApi:
+class FakeVertexApi(MonitoringJobRoutes):
     """Start with ``with FakeVertexApi() as api:``; point the SDK at ``api.url``."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -122,12 +118,14 @@ class FakeVertexApi:
             ("GET", rf"{res}/endpoints", self._list("endpoints")),
             ("GET", rf"{res}/endpoints/(?P<id>[^/:]+)", self._get_endpoint),
             ("DELETE", rf"{res}/endpoints/(?P<id>[^/:]+)", self._delete_endpoint),
+            ("PATCH", rf"{res}/endpoints/(?P<id>[^/:]+)", self._update_endpoint),
             ("POST", rf"{res}/endpoints/(?P<id>[^/:]+):deployModel", self._deploy_model),
             ("POST", rf"{res}/endpoints/(?P<id>[^/:]+):undeployModel", self._undeploy_model),
             ("POST", rf"{res}/endpoints/(?P<id>[^/:]+):predict", self._predict),
             ("POST", rf"{res}/batchPredictionJobs", self._create_batch_job),
             ("GET", rf"{res}/batchPredictionJobs/(?P<id>[^/:]+)", self._get_batch_job),
             ("GET", rf"{res}/operations/(?P<id>[^/:]+)", self._get_operation),
+            *self._monitoring_routes(),
         ]
 
     # -- helpers ---------------------------------------------------------------------------
@@ -211,6 +209,24 @@ class FakeVertexApi:
 
     def _get_endpoint(self, match: re.Match, query: dict, body: Any) -> dict:
         return self._find("endpoints", match)
+
+    def _update_endpoint(self, match: re.Match, query: dict, body: dict) -> dict:
+        """UpdateEndpoint: only the fields of updateMask change; a traffic split must name
+        deployed models and add up to 100, as Vertex checks."""
+        endpoint = self._find("endpoints", match)
+        mask = [f for f in query.get("updateMask", [""])[0].split(",") if f]
+        fields = {"trafficSplit": "traffic_split", "displayName": "display_name",
+                  "description": "description", "labels": "labels"}  # fmt: skip
+        unknown = [f for f in mask if f not in fields and f not in fields.values()]
+        if not mask or unknown:
+            raise ApiError(400, "INVALID_ARGUMENT", f"unsupported update mask {mask}")
+        for camel, snake in fields.items():
+            if camel in mask or snake in mask:
+                if camel == "trafficSplit":
+                    _check_split(endpoint, body.get("trafficSplit") or {})
+                endpoint[camel] = body.get(camel)
+        endpoint["updateTime"] = "2026-11-25T07:00:00Z"
+        return endpoint
 
     def _delete_endpoint(self, match: re.Match, query: dict, body: Any) -> dict:
         endpoint = self._find("endpoints", match)
@@ -307,7 +323,16 @@ _STORES = {
     "models": "models",
     "endpoints": "endpoints",
     "batchPredictionJobs": "batch_jobs",
+    "modelDeploymentMonitoringJobs": "monitoring_jobs",
 }
+
+
+def _check_split(endpoint: dict, split: dict) -> None:
+    ids = {d["id"] for d in endpoint["deployedModels"]}
+    if set(split) - ids:
+        raise ApiError(400, "INVALID_ARGUMENT", f"traffic split names {set(split) - ids}")
+    if split and sum(split.values()) != 100:
+        raise ApiError(400, "INVALID_ARGUMENT", "traffic split must add up to 100")
 
 
 def _display_name_filter(expression: str) -> str | None:

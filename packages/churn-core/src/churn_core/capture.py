@@ -7,6 +7,10 @@ A capture file is JSON lines. Each line is one record in one of these formats:
   "churn_prediction", "risk_level"}``.
 - ``sagemaker``: a SageMaker Data Capture record: ``captureData.endpointInput`` holds the request
   body (CSV or JSON, maybe base64), ``endpointOutput`` the answer, ``eventMetadata`` the time.
+- ``vertex``: a row of the BigQuery table Vertex AI request-response logging writes, as
+  exported to newline-delimited JSON: ``endpoint``, ``deployed_model_id``, ``logging_time``
+  (TIMESTAMP), ``request_id`` (NUMERIC), and ``request_payload`` / ``response_payload``
+  (REPEATED STRING: JSON texts of the request's instances and of the response's predictions).
 - ``rows``: anything else, read as one customer row per line.
 
 Adding a format takes one branch in ``record_format`` and one reader in ``READERS``. Rows come
@@ -79,6 +83,8 @@ def record_format(record: Mapping[str, Any]) -> str:
         return "sagemaker"
     if "features" in record:
         return "service"
+    if "request_payload" in record and "logging_time" in record:
+        return "vertex"
     return "rows"
 
 
@@ -109,9 +115,34 @@ def sagemaker_rows(record: Mapping[str, Any]) -> list[Row]:
     return [{**r, "timestamp": when} for r in rows]
 
 
+def vertex_rows(record: Mapping[str, Any]) -> list[Row]:
+    """Rows of one Vertex AI request-response log row: each payload element is the JSON text
+    of one instance (or of a whole ``{"instances": [...]}`` body); predictions pair up with
+    the instances by position when there are as many."""
+    rows: list[Row] = []
+    for text in _repeated(record.get("request_payload")):
+        body = json.loads(text)
+        items = body.get("instances", body) if isinstance(body, dict) else body
+        rows.extend([items] if isinstance(items, dict) else list(items))
+    predictions: list[Any] = []
+    for text in _repeated(record.get("response_payload")):
+        body = json.loads(text)
+        items = body.get("predictions", body) if isinstance(body, dict) else body
+        predictions.extend([items] if isinstance(items, dict) else list(items))
+    if len(predictions) == len(rows):
+        try:
+            probabilities = [float(p[PROBABILITY]) for p in predictions]
+            rows = [{**r, PROBABILITY: q} for r, q in zip(rows, probabilities, strict=True)]
+        except (KeyError, TypeError, ValueError):
+            pass
+    when = _bigquery_timestamp(record.get("logging_time"))
+    return [{**r, "timestamp": when} for r in rows]
+
+
 READERS: dict[str, Callable[[Mapping[str, Any]], list[Row]]] = {
     "service": service_rows,
     "sagemaker": sagemaker_rows,
+    "vertex": vertex_rows,
     "rows": plain_rows,
 }
 
@@ -179,6 +210,23 @@ def _sagemaker_probabilities(output: Mapping[str, Any] | None) -> list[float] | 
         return [float(p[PROBABILITY]) for p in predictions]
     except (KeyError, TypeError):
         return None
+
+
+def _repeated(value: Any) -> list[str]:
+    """A REPEATED STRING column: a JSON array in the export (a lone string is one element)."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [v for v in value if v]
+
+
+def _bigquery_timestamp(value: Any) -> str | None:
+    """BigQuery's export writes ``2026-11-20 10:00:00.123456 UTC``; drift wants ISO 8601."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.endswith(" UTC"):
+        text = text[:-4].replace(" ", "T") + "+00:00"
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).isoformat()
 
 
 def _csv_rows(text: str) -> list[Row]:

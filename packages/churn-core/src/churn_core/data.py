@@ -161,7 +161,7 @@ def _failures(exc: Any, frame: pd.DataFrame, first_row: int) -> list[dict[str, A
 def file_format(path: Path) -> str:
     suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
     formats = {".csv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
-    formats.update({".csv.gz": "csv", ".jsonl.gz": "jsonl"})
+    formats.update({".csv.gz": "csv", ".jsonl.gz": "jsonl", ".json.gz": "jsonl"})
     if suffix not in formats:
         raise DataValidationError(
             [{"row": None, "field": "(file)", "value": str(path), "check": "format"}],

@@ -1,4 +1,5 @@
-"""sagemaker-handler: package, serve, deploy, test, status, delete, autoscale, monitor, batch."""
+"""sagemaker-handler: package, serve, deploy, test, status, traffic, delete, autoscale, monitor,
+batch."""
 
 from __future__ import annotations
 
@@ -12,42 +13,15 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from churn_core.cli_help import show_defaults
+from sagemaker_handler.cli_parser import build_parser
 from sagemaker_handler.config import Settings
 
 if TYPE_CHECKING:
     from sagemaker_handler.deploy.client import AwsOps
     from sagemaker_handler.deploy.endpoint import EndpointSettings
+    from sagemaker_handler.deploy.rollout import RolloutSettings
 
-# Literals, not monitor.HOURLY / batch.FORMATS: `serve` should not pay for importing boto3.
-HOURLY = "cron(0 * ? * * *)"
-BATCH_FORMATS = ("csv", "jsonl")
-
-
-def _aws_parent(env: Settings) -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument(
-        "--region",
-        default=env.region,
-        help="AWS region; default: $AWS_REGION, $AWS_DEFAULT_REGION, else the profile's",
-    )
-    parent.add_argument(
-        "--endpoint-url",
-        default=env.endpoint_url,
-        help="send every AWS call here (a moto server in tests); default $AWS_ENDPOINT_URL",
-    )
-    parent.add_argument("--dry-run", action="store_true", help="print the API calls, make none")
-    parent.add_argument("--endpoint-name", default="churn-endpoint")
-    return parent
-
-
-def _endpoint_parent(env: Settings) -> argparse.ArgumentParser:
-    parent = argparse.ArgumentParser(add_help=False)
-    parent.add_argument("--role-arn", default=env.role_arn)
-    parent.add_argument("--bucket", default=env.bucket)
-    parent.add_argument("--prefix", default="churn/sagemaker")
-    parent.add_argument("--kms-key-id", default=None, help="KMS key for volumes, capture, S3")
-    return parent
+__all__ = ["build_parser", "main", "resolve_region"]
 
 
 def resolve_region(explicit: str | None) -> str:
@@ -61,69 +35,6 @@ def resolve_region(explicit: str | None) -> str:
             "error: no AWS region: pass --region, set AWS_REGION, or give the profile a region"
         )
     return region
-
-
-def build_parser(env: Settings | None = None) -> argparse.ArgumentParser:
-    env = env or Settings()
-    parser = argparse.ArgumentParser(prog="sagemaker-handler", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true")
-    sub = parser.add_subparsers(dest="command", required=True)
-    aws_opts, endpoint_opts = _aws_parent(env), _endpoint_parent(env)
-
-    p = sub.add_parser("package", help="build model.tar.gz for the scikit-learn container")
-    p.add_argument("--model-dir", required=True, type=Path)
-    p.add_argument("--out", default=Path("model.tar.gz"), type=Path)
-    p.add_argument("--wheel", type=Path, help="a prebuilt churn-core wheel (default: uv build)")
-
-    p = sub.add_parser("serve", help="run the SageMaker container contract (the BYOC entrypoint)")
-    p.add_argument("--model", default=env.model_dir, help="model.tar.gz or an extracted model dir")
-    p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - the container's published port
-    p.add_argument(
-        "--port", type=int, default=env.port, help="default $SAGEMAKER_BIND_TO_PORT or 8080"
-    )
-
-    p = sub.add_parser("deploy", parents=[aws_opts, endpoint_opts], help="upload and deploy")
-    p.add_argument("--model", required=True, type=Path, help="model.tar.gz from `package`")
-    p.add_argument("--instance-type", default="ml.m5.large")
-    p.add_argument("--instance-count", type=int, default=1)
-    p.add_argument("--image-uri", help="a BYOC image instead of the scikit-learn framework image")
-    p.add_argument("--capture-percent", type=int, default=100)
-    p.add_argument("--timeout", type=float, default=1800.0, help="seconds to wait for InService")
-    p.add_argument("--poll", type=float, default=15.0)
-    p.add_argument("--no-wait", action="store_true")
-
-    p = sub.add_parser("test", parents=[aws_opts], help="invoke the endpoint with samples")
-    p.add_argument("--explain", action="store_true")
-    p.add_argument(
-        "--content-type", default="application/json", choices=["application/json", "text/csv"]
-    )
-
-    sub.add_parser("status", parents=[aws_opts], help="endpoint and variant state")
-    sub.add_parser("delete", parents=[aws_opts], help="remove endpoint, configs, models")
-
-    p = sub.add_parser("autoscale", parents=[aws_opts], help="target-tracking autoscaling")
-    p.add_argument("--min", type=int, default=1, dest="min_capacity")
-    p.add_argument("--max", type=int, default=5, dest="max_capacity")
-    p.add_argument("--target", type=float, default=100.0, help="invocations per instance")
-    p.add_argument("--scale-in-cooldown", type=int, default=300)
-    p.add_argument("--scale-out-cooldown", type=int, default=60)
-
-    p = sub.add_parser("monitor", parents=[aws_opts, endpoint_opts], help="data-quality monitor")
-    p.add_argument("--baseline-data", required=True, help="training CSV (local or s3://)")
-    p.add_argument("--instance-type", default="ml.m5.xlarge")
-    p.add_argument("--schedule", default=HOURLY)
-
-    p = sub.add_parser("batch", parents=[aws_opts, endpoint_opts], help="Batch Transform job")
-    p.add_argument("--input", required=True, help="s3:// prefix, or a local file to upload")
-    p.add_argument("--output", help="s3:// prefix (default under --bucket/--prefix)")
-    p.add_argument("--format", choices=BATCH_FORMATS, default="csv")
-    p.add_argument("--model-name", help="default: the model behind --endpoint-name")
-    p.add_argument("--instance-type", default="ml.m5.xlarge")
-    p.add_argument("--instance-count", type=int, default=1)
-    p.add_argument("--wait", action="store_true")
-    p.add_argument("--timeout", type=float, default=3600.0)
-    p.add_argument("--poll", type=float, default=30.0)
-    return show_defaults(parser)
 
 
 def _require(args: argparse.Namespace, *names: str) -> None:
@@ -175,6 +86,7 @@ def _run_aws(args: argparse.Namespace) -> int:
         "deploy": _deploy,
         "test": _test,
         "status": _status,
+        "traffic": _traffic,
         "delete": _delete,
         "autoscale": _autoscale,
         "monitor": _monitor,
@@ -192,14 +104,39 @@ def _deploy(ops: AwsOps, args: argparse.Namespace) -> None:
     settings.image_uri, settings.capture_percent = args.image_uri, args.capture_percent
     settings.timeout_s, settings.poll_s = args.timeout, args.poll
     settings.wait = not args.no_wait
-    print(json.dumps(deploy(ops, args.model, settings), indent=2))
+    deployed = deploy(
+        ops, args.model, settings, candidate=args.candidate,
+        candidate_percent=args.candidate_percent, rollout=_rollout(args),
+    )  # fmt: skip
+    print(json.dumps(deployed, indent=2))
+
+
+def _rollout(args: argparse.Namespace) -> RolloutSettings:
+    from sagemaker_handler.deploy.alarms import AlarmSettings
+    from sagemaker_handler.deploy.rollout import RolloutSettings
+
+    alarms = AlarmSettings(
+        args.max_5xx, args.max_latency_ms, args.alarm_period, args.alarm_periods, args.alarm
+    )
+    return RolloutSettings(
+        args.rollout, args.canary_percent, args.linear_step_percent, args.bake_seconds, alarms
+    )
+
+
+def _traffic(ops: AwsOps, args: argparse.Namespace) -> None:
+    from sagemaker_handler.deploy.traffic import parse_weights, traffic
+
+    traffic(ops, args.endpoint_name, parse_weights(args.weights), args.timeout)
 
 
 def _test(ops: AwsOps, args: argparse.Namespace) -> None:
     from churn_core.samples import SAMPLE_CUSTOMERS
     from sagemaker_handler.deploy.invoke import invoke
 
-    predictions = invoke(ops, args.endpoint_name, SAMPLE_CUSTOMERS, args.explain, args.content_type)
+    predictions = invoke(
+        ops, args.endpoint_name, SAMPLE_CUSTOMERS, args.explain, args.content_type,
+        args.target_variant,
+    )  # fmt: skip
     for customer, prediction in zip(SAMPLE_CUSTOMERS, predictions, strict=False):
         print(
             f"{customer['Geography']:8} age {customer['Age']:3}: "
@@ -208,13 +145,13 @@ def _test(ops: AwsOps, args: argparse.Namespace) -> None:
 
 
 def _status(ops: AwsOps, args: argparse.Namespace) -> None:
-    from sagemaker_handler.deploy.endpoint import status
+    from sagemaker_handler.deploy.variants import status
 
     status(ops, args.endpoint_name)
 
 
 def _delete(ops: AwsOps, args: argparse.Namespace) -> None:
-    from sagemaker_handler.deploy.endpoint import delete
+    from sagemaker_handler.deploy.teardown import delete
 
     delete(ops, args.endpoint_name)
 
@@ -226,7 +163,7 @@ def _autoscale(ops: AwsOps, args: argparse.Namespace) -> None:
         args.min_capacity, args.max_capacity, args.target,
         args.scale_in_cooldown, args.scale_out_cooldown,
     )  # fmt: skip
-    autoscale(ops, args.endpoint_name, scaling=scaling)
+    autoscale(ops, args.endpoint_name, args.variant, scaling=scaling)
 
 
 def _monitor(ops: AwsOps, args: argparse.Namespace) -> None:

@@ -14,7 +14,17 @@ from churn_core.cli_help import show_defaults
 from vertex_predictor import server
 from vertex_predictor.config import Settings
 
-DEPLOY_COMMANDS = ("upload", "deploy", "test", "status", "delete", "batch")
+DEPLOY_COMMANDS = (
+    "upload",
+    "deploy",
+    "test",
+    "status",
+    "traffic",
+    "undeploy",
+    "monitor",
+    "delete",
+    "batch",
+)
 
 
 def _key_values(text: str) -> dict[str, str]:
@@ -89,6 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
     stat = commands.add_parser("status", parents=[common], help="endpoint, models, traffic")
     stat.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
 
+    shift = commands.add_parser("traffic", parents=[common], help="set the traffic split")
+    shift.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
+    shift.add_argument(
+        "--split", required=True, type=_traffic_split, help="DEPLOYED_MODEL_ID=PERCENT,…"
+    )
+
+    undeploy = commands.add_parser(
+        "undeploy", parents=[common], help="move a model's traffic to the others, undeploy it"
+    )
+    undeploy.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
+    undeploy.add_argument("--deployed-model-id", required=True)
+
+    _add_monitor(commands, common)
+
     delete = commands.add_parser("delete", parents=[common], help="undeploy and delete endpoint")
     delete.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
     delete.add_argument("--delete-models", action="store_true")
@@ -105,6 +129,54 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--wait", action="store_true", help="poll until the job finishes")
     batch.add_argument("--poll-seconds", type=float, default=30.0)
     return show_defaults(parser)
+
+
+def _add_monitor(commands: Any, common: argparse.ArgumentParser) -> None:
+    from vertex_predictor import deploy
+
+    mon = commands.add_parser(
+        "monitor", parents=[common], help="Model Monitoring job: skew and drift, e-mail alerts"
+    )
+    mon.add_argument("--endpoint", default=deploy.DEFAULT_ENDPOINT_NAME)
+    action = mon.add_mutually_exclusive_group()
+    action.add_argument("--status", action="store_true", help="show the endpoint's jobs")
+    action.add_argument("--delete", action="store_true", help="pause and delete its jobs")
+    mon.add_argument("--training-data", help="gs:// CSV of the training set (with Exited)")
+    mon.add_argument("--email", action="append", default=[], help="alert address (repeat)")
+    mon.add_argument(
+        "--thresholds", type=_thresholds, default={},
+        help="FEATURE=DISTANCE,… over the defaults derived from churn-core drift's",
+    )  # fmt: skip
+    mon.add_argument("--sampling-rate", type=float, default=0.8, help="share of requests logged")
+    mon.add_argument("--interval-hours", type=int, default=1, help="how often the job runs")
+    mon.add_argument("--log-ttl-days", type=int, default=30, help="BigQuery log retention")
+
+
+def _thresholds(text: str) -> dict[str, float]:
+    try:
+        return {key: float(value) for key, value in _key_values(text).items()}
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected FEATURE=NUMBER,…, got {text!r}") from None
+
+
+def _monitor_call(args: argparse.Namespace) -> tuple[Callable[..., dict[str, Any]], dict[str, Any]]:
+    from vertex_predictor.deploy import monitor
+
+    if args.status:
+        return monitor.monitor_status, {"endpoint_ref": args.endpoint}
+    if args.delete:
+        return monitor.delete_monitors, {"endpoint_ref": args.endpoint}
+    if not args.training_data or not args.email:
+        raise monitor.DeployError("creating a monitoring job needs --training-data and --email")
+    return monitor.create_monitor, {
+        "training_data": args.training_data,
+        "emails": args.email,
+        "endpoint_ref": args.endpoint,
+        "thresholds": args.thresholds,
+        "sampling_rate": args.sampling_rate,
+        "interval_hours": args.interval_hours,
+        "log_ttl_days": args.log_ttl_days,
+    }
 
 
 def _deploy_call(args: argparse.Namespace) -> tuple[Callable[..., dict[str, Any]], dict[str, Any]]:
@@ -144,6 +216,15 @@ def _deploy_call(args: argparse.Namespace) -> tuple[Callable[..., dict[str, Any]
             {"endpoint_ref": args.endpoint, "explain": args.explain},
         ),
         "status": lambda: (deploy.status, {"endpoint_ref": args.endpoint}),
+        "traffic": lambda: (
+            deploy.set_traffic,
+            {"split": args.split, "endpoint_ref": args.endpoint},
+        ),
+        "monitor": lambda: _monitor_call(args),
+        "undeploy": lambda: (
+            deploy.undeploy,
+            {"deployed_model_id": args.deployed_model_id, "endpoint_ref": args.endpoint},
+        ),
         "delete": lambda: (
             deploy.delete,
             {"endpoint_ref": args.endpoint, "delete_models": args.delete_models},

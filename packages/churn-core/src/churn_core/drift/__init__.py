@@ -9,6 +9,7 @@ below are the public interface.
 
 from churn_core.capture import PROBABILITY
 from churn_core.data import DataValidationError
+from churn_core.drift.distances import per_feature_distance_thresholds
 from churn_core.drift.report import REPORT_SCHEMA_VERSION, Thresholds, compare
 from churn_core.drift.sinks import push_metrics, write_html
 from churn_core.drift.sources import read_current, read_reference
@@ -24,6 +25,7 @@ __all__ = [
     "compare",
     "feature_drift",
     "is_discrete",
+    "per_feature_distance_thresholds",
     "psi",
     "push_metrics",
     "quantile_psi",

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FILE_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.csv", "*.parquet")
+# *.json and *.json.gz: BigQuery's newline-delimited JSON export shards (Vertex AI's logs).
+FILE_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.json", "*.json.gz", "*.csv", "*.parquet")
 
 
 def _files(path: Path) -> list[Path]:

@@ -5,7 +5,12 @@ Stubber sees each call and its parameters, and ``--dry-run`` can print them inst
 
 - ``client``: the boto3 wrapper, resource names, uploads, the one polling loop
 - ``images``: framework and Model Monitor image URIs (the sagemaker SDK, offline)
-- ``endpoint``: the endpoint lifecycle: deploy (create or blue/green update), wait, status, delete
+- ``endpoint``: deploy (create, or a blue/green update), wait, the endpoint's model
+- ``variants``: one variant or A/B (two models, weights); ``status`` of every variant
+- ``traffic``: new weights for the variants in place (promote, roll back)
+- ``rollout``: canary / linear DeploymentConfig of an update, with alarm rollback
+- ``alarms``: the CloudWatch alarms that guard a rollout (create, take by name, delete)
+- ``teardown``: ``delete``: schedules, alarms, scaling, endpoint, configs, models
 - ``invoke``: calling a deployed endpoint and checking its answer (the ``test`` command)
 - ``autoscale``: target-tracking scaling of a variant
 - ``monitor``: Model Monitor data-quality baseline and schedule

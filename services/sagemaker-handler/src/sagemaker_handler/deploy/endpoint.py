@@ -1,17 +1,17 @@
-"""The endpoint lifecycle: deploy (create, or a blue/green update), wait, status and delete.
+"""The endpoint lifecycle: deploy (create, or a blue/green update, optionally canary or
+linear with alarm rollback), wait, and the endpoint's model.
 
-A deploy makes a new model and endpoint config named ``<endpoint>-<timestamp>`` each time and
-points the endpoint at it; delete finds every generation by that pattern.
+A deploy makes a new endpoint config named ``<endpoint>-<timestamp>`` each time, with a model
+of the same name (A/B: ``…-a`` and ``…-b``), and points the endpoint at it; delete
+(teardown.py) finds every generation by that pattern.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from sagemaker_handler.deploy.autoscale import scalable_target
 from sagemaker_handler.deploy.client import (
     VARIANT,
     AwsOps,
@@ -23,6 +23,13 @@ from sagemaker_handler.deploy.client import (
     upload,
 )
 from sagemaker_handler.deploy.images import framework_image_uri
+from sagemaker_handler.deploy.rollout import RolloutSettings, deployment_config
+from sagemaker_handler.deploy.variants import (
+    MODEL_VERSION_TAG,
+    VariantPlan,
+    plan_variants,
+    production_variant,
+)
 from sagemaker_handler.packaging import read_runtime
 
 
@@ -46,20 +53,67 @@ class EndpointSettings:
         return "s3://" + "/".join([self.bucket, self.prefix.strip("/"), *parts])
 
 
-def deploy(ops: AwsOps, tarball: Path, settings: EndpointSettings) -> dict[str, str]:
-    """Upload, create model and endpoint config, then create (or update) the endpoint."""
-    runtime = read_runtime(tarball)
+def deploy(
+    ops: AwsOps,
+    tarball: Path,
+    settings: EndpointSettings,
+    candidate: Path | None = None,
+    candidate_percent: int = 10,
+    rollout: RolloutSettings | None = None,
+) -> dict[str, Any]:
+    """Upload, create a model per variant and the endpoint config, then create the endpoint
+    or update it (blue/green; canary or linear with alarm rollback when ``rollout`` says so).
+    With ``candidate``, variants A (``tarball``) and B (``candidate``) split the traffic."""
+    rollout = rollout or RolloutSettings()
     name = resource_name(settings.endpoint_name, stamp())
+    plans = plan_variants(tarball, candidate, candidate_percent)
+    if len(plans) == 1:
+        plans = [replace(plans[0], name=settings.variant)]
+    models = {p.name: _create_model(ops, p, name + p.model_suffix, settings) for p in plans}
+    variants = [
+        production_variant(p, models[p.name]["model"], settings.instance_type,
+                           settings.instance_count)
+        for p in plans
+    ]  # fmt: skip
+    tags = [{"Key": "churn:endpoint", "Value": settings.endpoint_name}]
+    ops.call(
+        "sagemaker", "create_endpoint_config", **_endpoint_config(name, settings, variants, tags)
+    )
+    updating = describe_endpoint(ops, settings.endpoint_name) is not None
+    if not updating:
+        if rollout.mode != "all-at-once":
+            ops.say(f"first deploy of {settings.endpoint_name}: --rollout applies to updates")
+        ops.call(
+            "sagemaker", "create_endpoint",
+            EndpointName=settings.endpoint_name, EndpointConfigName=name, Tags=tags,
+        )  # fmt: skip
+    else:  # blue/green: SageMaker moves traffic once the new config is healthy
+        update: dict[str, Any] = {
+            "EndpointName": settings.endpoint_name,
+            "EndpointConfigName": name,
+        }
+        guarded = deployment_config(ops, settings.endpoint_name, list(models), rollout)
+        if guarded:
+            update["DeploymentConfig"] = guarded
+        ops.call("sagemaker", "update_endpoint", **update)
+    if settings.wait and not ops.dry_run:
+        wait_for_endpoint(ops, settings.endpoint_name, settings.timeout_s, settings.poll_s)
+        if updating:
+            _check_not_rolled_back(ops, settings.endpoint_name, name)
+    first = models[plans[0].name]
+    return {"endpoint_config": name, **first, "variants": models}
+
+
+def _create_model(
+    ops: AwsOps, plan: VariantPlan, name: str, settings: EndpointSettings
+) -> dict[str, str]:
+    runtime = read_runtime(plan.tarball)
     model_data = upload(
-        ops, tarball, settings.bucket,
+        ops, plan.tarball, settings.bucket,
         f"{settings.prefix.strip('/')}/models/{name}/model.tar.gz", settings.kms_key_id,
     )  # fmt: skip
     image = settings.image_uri or framework_image_uri(ops.region, runtime["framework_version"])
-    tags = [
-        {"Key": "churn:endpoint", "Value": settings.endpoint_name},
-        {"Key": "churn:model-version", "Value": runtime["model_version"]},
-    ]
-    ops.say(f"model {name}: {runtime['model_version']} on {image}")
+    ops.say(f"model {name} (variant {plan.name}): {runtime['model_version']} on {image}")
     ops.call(
         "sagemaker", "create_model",
         ModelName=name,
@@ -74,39 +128,33 @@ def deploy(ops: AwsOps, tarball: Path, settings: EndpointSettings) -> dict[str, 
                 "SAGEMAKER_REGION": ops.region,
             },
         },
-        Tags=tags,
+        Tags=[
+            {"Key": "churn:endpoint", "Value": settings.endpoint_name},
+            {"Key": MODEL_VERSION_TAG, "Value": runtime["model_version"]},
+        ],
     )  # fmt: skip
-    ops.call("sagemaker", "create_endpoint_config", **_endpoint_config(name, settings, tags))
-    if describe_endpoint(ops, settings.endpoint_name) is None:
-        ops.call(
-            "sagemaker", "create_endpoint",
-            EndpointName=settings.endpoint_name, EndpointConfigName=name, Tags=tags,
-        )  # fmt: skip
-    else:  # blue/green: SageMaker moves traffic once the new config is healthy
-        ops.call(
-            "sagemaker", "update_endpoint",
-            EndpointName=settings.endpoint_name, EndpointConfigName=name,
-        )  # fmt: skip
-    if settings.wait and not ops.dry_run:
-        wait_for_endpoint(ops, settings.endpoint_name, settings.timeout_s, settings.poll_s)
-    return {"model": name, "endpoint_config": name, "model_data": model_data, "image": image}
+    return {"model": name, "model_data": model_data, "image": image}
+
+
+def _check_not_rolled_back(ops: AwsOps, endpoint_name: str, config_name: str) -> None:
+    """After an update, InService on the old config means SageMaker rolled back."""
+    serving = existing_endpoint(ops, endpoint_name)["EndpointConfigName"]
+    if serving != config_name:
+        raise DeployError(
+            f"endpoint {endpoint_name} rolled back: it serves {serving}, not {config_name}"
+        )
 
 
 def _endpoint_config(
-    name: str, settings: EndpointSettings, tags: list[dict[str, str]]
+    name: str,
+    settings: EndpointSettings,
+    variants: list[dict[str, Any]],
+    tags: list[dict[str, str]],
 ) -> dict[str, Any]:
-    """One variant serving all traffic, with request and response capture to S3."""
+    """The variants, with request and response capture to S3."""
     config: dict[str, Any] = {
         "EndpointConfigName": name,
-        "ProductionVariants": [
-            {
-                "VariantName": settings.variant,
-                "ModelName": name,
-                "InitialInstanceCount": settings.instance_count,
-                "InstanceType": settings.instance_type,
-                "InitialVariantWeight": 1.0,
-            }
-        ],
+        "ProductionVariants": variants,
         "DataCaptureConfig": {
             "EnableCapture": True,
             "InitialSamplingPercentage": settings.capture_percent,
@@ -132,7 +180,7 @@ def describe_endpoint(ops: AwsOps, endpoint_name: str) -> dict[str, Any] | None:
     return call_or_none(ops, "sagemaker", "describe_endpoint", EndpointName=endpoint_name)
 
 
-def _existing_endpoint(ops: AwsOps, endpoint_name: str, hint: str = "") -> dict[str, Any]:
+def existing_endpoint(ops: AwsOps, endpoint_name: str, hint: str = "") -> dict[str, Any]:
     described = describe_endpoint(ops, endpoint_name)
     if described is None:
         raise DeployError(f"endpoint {endpoint_name} does not exist{hint}")
@@ -143,102 +191,18 @@ def wait_for_endpoint(ops: AwsOps, endpoint_name: str, timeout_s: float, poll_s:
     """Poll until InService; fail on Failed or after ``timeout_s``; print each change."""
     return poll(
         ops, f"endpoint {endpoint_name}",
-        lambda: _existing_endpoint(ops, endpoint_name),
+        lambda: existing_endpoint(ops, endpoint_name),
         "EndpointStatus", "InService", ("Failed", "OutOfService", "RollingBack"),
         timeout_s, poll_s,
     )  # fmt: skip
-
-
-def status(ops: AwsOps, endpoint_name: str) -> dict[str, Any]:
-    if ops.dry_run:
-        ops.call("sagemaker", "describe_endpoint", EndpointName=endpoint_name)  # printed only
-        return {}
-    described = _existing_endpoint(ops, endpoint_name)
-    ops.say(f"endpoint {endpoint_name}: {described['EndpointStatus']}")
-    if described.get("FailureReason"):
-        ops.say(f"  failure: {described['FailureReason']}")
-    ops.say(f"  config: {described['EndpointConfigName']}")
-    for variant in described.get("ProductionVariants", []):
-        ops.say(
-            f"  variant {variant['VariantName']}: {variant.get('CurrentInstanceCount')}"
-            f"/{variant.get('DesiredInstanceCount')} instances, "
-            f"weight {variant.get('CurrentWeight')}"
-        )
-    capture = described.get("DataCaptureConfig") or {}
-    if capture:
-        ops.say(
-            f"  data capture: {capture.get('EnableCapture')} → {capture.get('DestinationS3Uri')}"
-        )
-    return described
 
 
 def model_of_endpoint(ops: AwsOps, endpoint_name: str) -> str:
     """The model behind the endpoint's (first) variant."""
     if ops.dry_run:
         return f"<model behind {endpoint_name}>"
-    described = _existing_endpoint(ops, endpoint_name, "; pass --model-name")
+    described = existing_endpoint(ops, endpoint_name, "; pass --model-name")
     config = ops.call(
         "sagemaker", "describe_endpoint_config", EndpointConfigName=described["EndpointConfigName"]
     )
     return config["ProductionVariants"][0]["ModelName"]
-
-
-def delete(ops: AwsOps, endpoint_name: str, variant: str = VARIANT) -> list[str]:
-    """Remove scaling, endpoint, its configs and models. Missing pieces are fine (idempotent)."""
-    configs, models = _generations(ops, endpoint_name)
-    steps = [
-        ("application-autoscaling", "deregister_scalable_target",
-         scalable_target(endpoint_name, variant)),
-        ("sagemaker", "delete_endpoint", {"EndpointName": endpoint_name}),
-        *[("sagemaker", "delete_endpoint_config", {"EndpointConfigName": c})
-          for c in sorted(configs)],
-        *[("sagemaker", "delete_model", {"ModelName": m}) for m in sorted(models)],
-    ]  # fmt: skip
-    removed: list[str] = []
-    for service, operation, params in steps:
-        if call_or_none(ops, service, operation, **params) is not None:
-            what = " ".join(str(v) for k, v in params.items() if k != "ServiceNamespace")
-            removed.append(f"{operation.removeprefix('delete_')} {what}")
-            ops.say(f"{operation}: {what}")
-    if not removed and not ops.dry_run:
-        ops.say(f"nothing to delete for {endpoint_name}")
-    return removed
-
-
-def _generations(ops: AwsOps, endpoint_name: str) -> tuple[set[str], set[str]]:
-    """The endpoint configs and models of every deploy of this endpoint, including those of
-    earlier deploys and of a deploy that stopped halfway."""
-    configs: set[str] = set()
-    models: set[str] = set()
-    described = describe_endpoint(ops, endpoint_name)
-    if described is not None:
-        configs.add(described["EndpointConfigName"])
-    if ops.dry_run:
-        return configs, models
-    pattern = re.compile(re.escape(endpoint_name[:47]) + r"-\d{14}$")
-    for item in _paged(ops, "list_endpoint_configs", "EndpointConfigs", endpoint_name):
-        if pattern.match(item["EndpointConfigName"]):
-            configs.add(item["EndpointConfigName"])
-    for item in _paged(ops, "list_models", "Models", endpoint_name):
-        if pattern.match(item["ModelName"]):
-            models.add(item["ModelName"])
-    for config in configs:
-        described_config = call_or_none(
-            ops, "sagemaker", "describe_endpoint_config", EndpointConfigName=config
-        )
-        for v in (described_config or {}).get("ProductionVariants", []):
-            models.add(v["ModelName"])
-    return configs, models
-
-
-def _paged(ops: AwsOps, operation: str, key: str, name_contains: str) -> list[dict[str, Any]]:
-    items, token = [], None
-    while True:
-        params: dict[str, Any] = {"NameContains": name_contains, "MaxResults": 100}
-        if token:
-            params["NextToken"] = token
-        page = ops.call("sagemaker", operation, **params)
-        items.extend(page.get(key, []))
-        token = page.get("NextToken")
-        if not token:
-            return items

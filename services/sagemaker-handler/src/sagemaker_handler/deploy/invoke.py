@@ -16,6 +16,7 @@ def invoke(
     customers: Sequence[dict[str, Any]],
     explain: bool = False,
     content_type: str = "application/json",
+    target_variant: str | None = None,
 ) -> list[dict[str, Any]]:
     """Invoke with ``customers``; check the answer has one valid prediction per customer."""
     if content_type == "text/csv":
@@ -30,6 +31,8 @@ def invoke(
     }
     if explain:
         params["CustomAttributes"] = "explain=true"
+    if target_variant:  # A/B: skip the weights, ask one variant
+        params["TargetVariant"] = target_variant
     response = ops.call("sagemaker-runtime", "invoke_endpoint", **params)
     if ops.dry_run:
         return []

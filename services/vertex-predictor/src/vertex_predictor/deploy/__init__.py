@@ -6,6 +6,7 @@ so one code path serves Google Cloud and the local fake API the tests run agains
 - ``client``: the SDK pointed at a project and region; models and endpoints found by name
 - ``model``: ``upload``: a verified bundle copied to GCS and registered as a Model
 - ``endpoint``: ``deploy``, ``status``, ``test``, ``delete``
+- ``traffic``: ``traffic`` (set the split: promote, roll back) and ``undeploy``
 - ``batch``: batch prediction jobs
 """
 
@@ -29,6 +30,7 @@ from vertex_predictor.deploy.endpoint import (
     test_endpoint,
 )
 from vertex_predictor.deploy.model import DEFAULT_CONTAINER_ENV, DEFAULT_MODEL_NAME, upload_model
+from vertex_predictor.deploy.traffic import set_traffic, undeploy
 
 __all__ = [
     "DEFAULT_CONTAINER_ENV",
@@ -46,7 +48,9 @@ __all__ = [
     "find_model",
     "init_sdk",
     "label_value",
+    "set_traffic",
     "status",
     "test_endpoint",
+    "undeploy",
     "upload_model",
 ]

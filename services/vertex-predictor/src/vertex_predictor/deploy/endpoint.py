@@ -116,7 +116,14 @@ def endpoint_status(endpoint: aiplatform.Endpoint) -> dict[str, Any]:
 
 
 def status(endpoint_ref: str = DEFAULT_ENDPOINT_NAME) -> dict[str, Any]:
-    return endpoint_status(require_endpoint(endpoint_ref))
+    """The endpoint, its deployed models, traffic split and monitoring jobs."""
+    from vertex_predictor.deploy.monitor import job_summary, jobs_of
+
+    endpoint = require_endpoint(endpoint_ref)
+    return {
+        **endpoint_status(endpoint),
+        "monitoring_jobs": [job_summary(j) for j in jobs_of(endpoint)],
+    }
 
 
 def test_endpoint(
@@ -146,9 +153,12 @@ def delete(
     endpoint_ref: str = DEFAULT_ENDPOINT_NAME, delete_models: bool = False
 ) -> dict[str, Any]:
     """Undeploy everything from the endpoint and delete it; a missing endpoint is not an error."""
+    from vertex_predictor.deploy.monitor import delete_monitors
+
     endpoint = find_endpoint(endpoint_ref)
     if endpoint is None:
         return {"endpoint": endpoint_ref, "deleted": False, "reason": "not found"}
+    monitors = delete_monitors(endpoint.resource_name)["deleted_monitoring_jobs"]
     models = sorted({d.model for d in endpoint.gca_resource.deployed_models})
     endpoint.delete(force=True)  # force: undeploy every model first
     deleted_models = []
@@ -167,6 +177,7 @@ def delete(
     return {
         "endpoint": endpoint.resource_name,
         "deleted": True,
+        "deleted_monitoring_jobs": monitors,
         "undeployed_models": models,
         "deleted_models": deleted_models,
     }
