@@ -155,7 +155,7 @@ def _score_batches(
     return run
 
 
-def _typed_features(frame: DataFrame) -> DataFrame:
+def typed_features(frame: DataFrame) -> DataFrame:
     """Integer features as bigint, float features as double, when Spark already holds them as
     numbers (exact widenings: pandas then sees int64/float64 as the single process does).
     Strings stay strings: their cells are judged, and named, by validation."""
@@ -206,7 +206,7 @@ def score_frame(
     id_column = id_column or identifier_column(frame)
     if id_column is None:
         id_column, frame = ROW_ID, frame.withColumn(ROW_ID, F.monotonically_increasing_id())
-    frame = _typed_features(frame)
+    frame = typed_features(frame)
     output = ", ".join(
         [f"`{f.name}` {f.dataType.simpleString()}" for f in frame.schema.fields]
         + [f"{name} {kind}" for name, kind in PREDICTION_COLUMNS]

@@ -35,6 +35,7 @@ def spark_session(
         builder = builder.master("local[*]")
     builder = builder.config("spark.executorEnv.OMP_NUM_THREADS", "1")
     builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
-    if not ui:
+    if not ui:  # tests and benchmarks: no web UI, no progress bars on stderr
         builder = builder.config("spark.ui.enabled", "false")
+        builder = builder.config("spark.ui.showConsoleProgress", "false")
     return builder.getOrCreate()
