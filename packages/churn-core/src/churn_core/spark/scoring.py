@@ -144,9 +144,10 @@ def score_batch(predictor: Predictor, batch: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def _score_batches(
-    bundle: str, trusted_keys: Sequence[TrustedKey]
-) -> Any:  # (Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame], picklable by reference
+def _score_batches(bundle: str, trusted_keys: Sequence[TrustedKey]) -> Any:
+    """The mapInPandas function. Only the bundle path and the keys travel with the closure;
+    the Predictor lives in this module's cache in each worker process (workers are reused)."""
+
     def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         predictor = worker_predictor(bundle, trusted_keys)
         for batch in batches:
@@ -160,7 +161,7 @@ def typed_features(frame: DataFrame) -> DataFrame:
     numbers (exact widenings: pandas then sees int64/float64 as the single process does).
     Strings stay strings: their cells are judged, and named, by validation."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import FractionalType, IntegralType, NumericType
+    from pyspark.sql.types import IntegralType, NumericType
 
     types = {field.name: field.dataType for field in frame.schema.fields}
     casts = {}
@@ -168,7 +169,7 @@ def typed_features(frame: DataFrame) -> DataFrame:
         kind = types[spec.name]
         if spec.kind == "int" and isinstance(kind, IntegralType):
             casts[spec.name] = F.col(spec.name).cast("bigint")
-        elif spec.kind == "float" and isinstance(kind, NumericType | FractionalType):
+        elif spec.kind == "float" and isinstance(kind, NumericType):
             casts[spec.name] = F.col(spec.name).cast("double")
     return frame.withColumns(casts) if casts else frame
 
