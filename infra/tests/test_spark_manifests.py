@@ -5,6 +5,7 @@ Spark operator's CRD), and each job's arguments are ones `churn-core` accepts.""
 from __future__ import annotations
 
 import subprocess
+from importlib.metadata import version
 from typing import Any
 
 import jsonschema
@@ -72,6 +73,9 @@ def test_jobs_run_churn_core_on_the_clouds_storage_as_their_identity(overlay: st
             assert annotation in account["metadata"]["annotations"]
             assert spec[role]["securityContext"]["runAsNonRoot"] is True
         assert {v["configMap"]["name"] for v in spec["volumes"]} <= config_maps
+        assert spec["sparkConf"]["spark.pyspark.python"] == "/opt/venv/bin/python"
+        # The cluster's Spark must be the version the workers' pyspark was locked at.
+        assert spec["sparkVersion"] == version("pyspark")
 
 
 @pytest.mark.parametrize(
