@@ -20,6 +20,7 @@ from churn_core.console import (
 EXIT_OK, EXIT_DRIFT, EXIT_BAD_INPUT, EXIT_PUSH_FAILED = 0, 1, 2, 3
 EXIT_REFUSED = 1  # verify: the signature does not verify (2 stays "bad input")
 DEFAULT_MODEL_DIR = "artifacts/model"
+ENGINES = ("single", "spark")
 
 # The extra that brings each optional library (pyproject's [project.optional-dependencies]);
 # a command run without it says which extra to add instead of printing a traceback.
@@ -33,6 +34,7 @@ EXTRA_OF_MODULE = {
     "scipy": "drift",
     "prometheus_client": "drift",
     "evidently": "report",
+    "pyspark": "spark",
 }
 
 
@@ -105,14 +107,16 @@ def _parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("score", help="score a file in chunks")
     sc.add_argument("--model-dir", type=Path, default=Path(DEFAULT_MODEL_DIR))
-    sc.add_argument("--data", type=Path, required=True, help="input file")
-    sc.add_argument("--out", type=Path, required=True, help="output file (.csv/.parquet/.jsonl)")
-    sc.add_argument("--errors", type=Path, help="write invalid rows' failures here (JSON lines)")
+    # Text, not Path: with --engine spark these may be s3a:// or gs:// URIs.
+    sc.add_argument("--data", required=True, help="input file")
+    sc.add_argument("--out", required=True, help="output file (.csv/.parquet/.jsonl)")
+    sc.add_argument("--errors", help="write invalid rows' failures here (JSON lines)")
     sc.add_argument("--chunk-rows", type=int, default=100_000)
+    _engine_arguments(sc)
 
     dr = sub.add_parser("drift", help="compare current data (or captures) with the reference")
     dr.add_argument("--reference", type=Path, required=True, help="file, or a bundle directory")
-    dr.add_argument("--current", type=Path, required=True, help="file or directory of captures")
+    dr.add_argument("--current", required=True, help="file or directory of captures")
     dr.add_argument("--html", type=Path, help="write an Evidently HTML report")
     dr.add_argument("--json", type=Path, help="write the JSON report ('-': to standard output)")
     dr.add_argument(
@@ -129,7 +133,21 @@ def _parser() -> argparse.ArgumentParser:
     dr.add_argument("--p-threshold", type=float, default=0.01)
     dr.add_argument("--min-rows", type=int, default=100, help="fewer valid current rows: exit 2")
     dr.add_argument("--pushgateway", help="push the drift gauges to this Pushgateway URL")
+    _engine_arguments(dr)
     return show_defaults(parser)
+
+
+def _engine_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=ENGINES[0],
+        help="single: this process; spark: Apache Spark (extra churn-core[spark]), paths may be "
+        "s3a:// or gs://, and Spark writes a directory of part files at --out",
+    )
+    parser.add_argument(
+        "--master", help="with --engine spark: Spark master (default: spark-submit's, or local[*])"
+    )
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -215,6 +233,10 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
+    if args.engine == "spark":
+        from churn_core.spark.job import score
+
+        return score(args)
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from churn_core.predictor import Predictor
@@ -224,7 +246,7 @@ def _score(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=stderr_console()) as progress:
-        task = progress.add_task("scoring", total=count_rows(args.data))
+        task = progress.add_task("scoring", total=count_rows(Path(args.data)))
         report = score_file(
             predictor,
             args.data,
@@ -254,14 +276,21 @@ def _drift(args: argparse.Namespace) -> int:
 
     since = datetime.fromisoformat(args.since) if args.since else None
     until = datetime.fromisoformat(args.until) if args.until else None
-    reference = drift.read_reference(args.reference)
-    current = drift.read_current(args.current, since=since, until=until)
-    thresholds = drift.Thresholds(
-        psi=args.psi_threshold, p_value=args.p_threshold, min_rows=args.min_rows
-    )
-    report = drift.compare(
-        reference, current, thresholds, sources=(str(args.reference), str(args.current))
-    )
+    if args.engine == "spark":
+        if args.html:
+            raise ValueError("--html needs the current rows in one process: use --engine single")
+        from churn_core.spark.job import drift as spark_drift
+
+        report = spark_drift(args)
+    else:
+        reference = drift.read_reference(args.reference)
+        current = drift.read_current(args.current, since=since, until=until)
+        thresholds = drift.Thresholds(
+            psi=args.psi_threshold, p_value=args.p_threshold, min_rows=args.min_rows
+        )
+        report = drift.compare(
+            reference, current, thresholds, sources=(str(args.reference), str(args.current))
+        )
     text = json.dumps(report, indent=2, default=str)
     if str(args.json) == "-":
         print(text)

@@ -150,12 +150,19 @@ def _failures(exc: Any, frame: pd.DataFrame, first_row: int) -> list[dict[str, A
             {
                 "row": None if row is None else row + first_row,
                 "field": case.column if case.column else str(case.check),
-                "value": None if case.failure_case != case.failure_case else case.failure_case,
+                "value": None if _missing(case.failure_case) else case.failure_case,
                 "check": str(case.check),
             }
         )
     out.sort(key=lambda f: (f["row"] is None, f["row"] or 0, f["field"]))
     return out
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN or pandas' NA (a null from Arrow): ``!=`` alone raises on NA."""
+    import pandas as pd
+
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
 
 
 def file_format(path: Path) -> str:

@@ -3,6 +3,7 @@ needs something else overrides the fixture of the same name in its conftest."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,6 +12,8 @@ import pytest
 from churn_testing.bundles import quick_bundle
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from churn_core import Predictor
 
 
@@ -35,3 +38,12 @@ def signing_keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Pa
     from churn_testing.signing import signing_key_pairs
 
     return signing_key_pairs(tmp_path_factory.mktemp("keys"))
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local[2] SparkSession per test session (a JVM start costs ~15 s), stopped at the end;
+    skipped without pyspark or Java unless CHURN_REQUIRE_SPARK=1 (``churn_testing.spark``)."""
+    from churn_testing.spark import local_spark
+
+    yield from local_spark()

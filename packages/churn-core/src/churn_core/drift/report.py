@@ -41,49 +41,95 @@ def compare(
 ) -> dict[str, Any]:
     """The drift report as a JSON-ready dict (documented in churn-core's README)."""
     ref_valid, _ = split_valid(reference)
-    if current.empty:
-        raise DataValidationError(
-            [{"row": None, "field": "(current)", "value": sources[1], "check": "rows"}],
-            f"{sources[1]}: no rows to check",
-        )
+    check_rows(len(current), sources[1])
     cur_valid, failures = split_valid(current)
-    if len(cur_valid) < thresholds.min_rows:
-        raise DataValidationError(
-            failures,
-            f"{sources[1]}: {len(cur_valid)} valid rows, too few to judge drift "
-            f"(at least {thresholds.min_rows}, --min-rows)",
-        )
-    features = feature_drift(ref_valid, cur_valid)
-    corrected = thresholds.p_value / len(features)
-    for result in features.values():
-        result["drifted"] = bool(result["psi"] >= thresholds.psi or result["p_value"] < corrected)
+    check_valid_rows(len(cur_valid), failures, thresholds, sources[1])
     prediction = None
     if PROBABILITY in reference.columns and PROBABILITY in current.columns:
         ref_p = reference[PROBABILITY].dropna().to_numpy(float)
         cur_p = current[PROBABILITY].dropna().to_numpy(float)
         if ref_p.size and cur_p.size:
             prediction = numeric_test(ref_p, cur_p)
-            prediction["drifted"] = bool(
-                prediction["psi"] >= thresholds.psi or prediction["p_value"] < thresholds.p_value
-            )
             prediction["mean"] = {"reference": float(ref_p.mean()), "current": float(cur_p.mean())}
             prediction["histogram"] = histogram(ref_p, cur_p, bounds=(0.0, 1.0))
-    invalid_share = (len(current) - len(cur_valid)) / len(current)
+    return build_report(
+        feature_drift(ref_valid, cur_valid),
+        prediction,
+        Counts(
+            len(ref_valid),
+            len(current),
+            len(current) - len(cur_valid),
+            failures,
+            # Capture lines cut short by a crash or a full disk (never whole records), skipped.
+            torn_lines=int(current.attrs.get("torn_lines", 0)),
+        ),
+        thresholds,
+        sources,
+    )
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Rows behind a report: valid reference rows, current rows, invalid current rows, and
+    (some of) the invalid rows' failures."""
+
+    reference_rows: int
+    rows: int
+    invalid_rows: int
+    failures: list[dict[str, Any]]
+    torn_lines: int = 0
+
+
+def check_rows(rows: int, source: str) -> None:
+    if rows == 0:
+        raise DataValidationError(
+            [{"row": None, "field": "(current)", "value": source, "check": "rows"}],
+            f"{source}: no rows to check",
+        )
+
+
+def check_valid_rows(
+    valid_rows: int, failures: list[dict[str, Any]], thresholds: Thresholds, source: str
+) -> None:
+    if valid_rows < thresholds.min_rows:
+        raise DataValidationError(
+            failures,
+            f"{source}: {valid_rows} valid rows, too few to judge drift "
+            f"(at least {thresholds.min_rows}, --min-rows)",
+        )
+
+
+def build_report(
+    features: dict[str, dict[str, Any]],
+    prediction: dict[str, Any] | None,
+    counts: Counts,
+    thresholds: Thresholds,
+    sources: tuple[str, str],
+) -> dict[str, Any]:
+    """Decisions (thresholds, Bonferroni) over computed statistics: the one place they are made,
+    whichever engine computed the statistics."""
+    corrected = thresholds.p_value / len(features)
+    for result in features.values():
+        result["drifted"] = bool(result["psi"] >= thresholds.psi or result["p_value"] < corrected)
+    if prediction is not None:
+        prediction["drifted"] = bool(
+            prediction["psi"] >= thresholds.psi or prediction["p_value"] < thresholds.p_value
+        )
+    invalid_share = counts.invalid_rows / counts.rows
     quality = {
-        "rows": len(current),
-        "invalid_rows": len(current) - len(cur_valid),
+        "rows": counts.rows,
+        "invalid_rows": counts.invalid_rows,
         "invalid_share": invalid_share,
         "failed": invalid_share > thresholds.invalid_share,
-        # Capture lines cut short by a crash or a full disk (never complete records), skipped.
-        "torn_lines": int(current.attrs.get("torn_lines", 0)),
-        "failures": [{k: _plain(v) for k, v in f.items()} for f in failures[:50]],
+        "torn_lines": counts.torn_lines,
+        "failures": [{k: _plain(v) for k, v in f.items()} for f in counts.failures[:50]],
     }
     drifted = [name for name, result in features.items() if result["drifted"]]
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
         "generated_at": datetime.now(timezone.utc).isoformat(),
-        "reference": {"source": sources[0], "rows": len(ref_valid)},
-        "current": {"source": sources[1], "rows": len(cur_valid)},
+        "reference": {"source": sources[0], "rows": counts.reference_rows},
+        "current": {"source": sources[1], "rows": counts.rows - counts.invalid_rows},
         "thresholds": {
             "psi": thresholds.psi,
             "p_value": thresholds.p_value,
