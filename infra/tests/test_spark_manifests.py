@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from churn_core.cli import _parser
+from churn_core.cli_parser import build_parser
 
 from .conftest import INFRA, tool
 from .test_k8s_manifests import K8S_VERSIONS, crd_validator, validate
@@ -63,7 +63,7 @@ def test_jobs_run_churn_core_on_the_clouds_storage_as_their_identity(overlay: st
     config_maps = {d["metadata"]["name"] for d in docs if d["kind"] == "ConfigMap"}
     for app in applications(docs):
         spec = app["spec"]
-        args = _parser().parse_args([*spec["arguments"], "--engine", "spark"])
+        args = build_parser().parse_args([*spec["arguments"], "--engine", "spark"])
         assert args.command in ("score", "drift")
         paths = [args.data, args.out, args.errors] if args.command == "score" else [args.current]
         assert all(str(p).startswith(scheme) for p in paths), paths

@@ -55,7 +55,8 @@ def test_runtime_records_the_target_framework_image(tarball: Path, predictor):
     assert runtime["model_version"] == predictor.model_version
 
 
-def test_vendored_wheel_serves_with_numpy_lightgbm_pydantic_only(core_wheel: Path):
+def test_vendored_wheel_needs_only_numpy_lightgbm_pydantic_orjson(core_wheel: Path):
+    """What pip installs beside the framework image: nothing pandas- or sklearn-sized."""
     with zipfile.ZipFile(core_wheel) as wheel:
         (metadata_name,) = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
         metadata = wheel.read(metadata_name).decode()
@@ -65,7 +66,7 @@ def test_vendored_wheel_serves_with_numpy_lightgbm_pydantic_only(core_wheel: Pat
         for line in metadata.splitlines()
         if line.startswith("Requires-Dist:") and "extra ==" not in line
     }
-    assert required == {"numpy", "lightgbm", "pydantic"}
+    assert required == {"numpy", "lightgbm", "pydantic", "orjson"}
 
 
 def test_inference_py_parses_as_python_3_10():

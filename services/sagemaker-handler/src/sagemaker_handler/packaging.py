@@ -24,7 +24,7 @@ from churn_core.signing import SIGNATURE_FILE
 
 # AWS scikit-learn images the tarball is served on by tests/test_framework_stack.py (their
 # requirements.txt from aws/sagemaker-scikit-learn-container, at the commit named): the oldest
-# and the newest we claim. churn-core serves with numpy, lightgbm and pydantic only, so the
+# and the newest we claim. churn-core serves with numpy, lightgbm, pydantic and orjson only, so the
 # image's scikit-learn is never called; numpy is the one package we share with the image.
 SUPPORTED_IMAGES: list[dict[str, Any]] = [
     {
