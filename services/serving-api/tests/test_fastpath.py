@@ -56,3 +56,33 @@ def test_fast_path_metrics_use_the_route_template(make_client) -> None:
 )
 def test_parse_explain(query: bytes, expected: bool) -> None:
     assert parse_explain(query) is expected
+
+
+CONTENT_TYPES = [
+    ("application/json", 200),
+    ("application/json; charset=utf-8", 200),
+    ("Application/JSON; charset=UTF-8", 200),
+    (None, 200),  # no Content-Type: read as JSON (documented in docs/serving-api.md)
+    ("text/plain", 415),
+    ("application/x-www-form-urlencoded", 415),  # what `curl -d` sends without -H
+    ("application/json; charset=latin-1", 415),
+    ("application/octet-stream", 415),
+]
+
+
+@pytest.mark.parametrize(("content_type", "status"), CONTENT_TYPES)
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_media_types_on_both_paths(make_client, path, content_type, status) -> None:
+    body = CUSTOMER if path == "/predict" else {"instances": [CUSTOMER]}
+    headers = {"content-type": content_type} if content_type else {}
+    if content_type is None:
+        assert "content-type" not in make_client().build_request("POST", path, content=b"{}").headers
+    answers = []
+    for fast_path in (True, False):
+        client = make_client(fast_path=fast_path)
+        response = client.post(path, content=json.dumps(body), headers=headers)
+        answers.append((response.status_code, response.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == status, answers[0]
+    if status == 415:
+        assert "application/json" in answers[0][1]["detail"] or "UTF-8" in answers[0][1]["detail"]

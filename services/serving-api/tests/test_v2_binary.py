@@ -147,3 +147,17 @@ def test_compressed_bodies_are_refused_plainly(client: TestClient) -> None:
     )
     assert response.status_code == 415
     assert "Content-Encoding" in response.json()["error"]
+
+
+def test_media_types_of_infer(client: TestClient) -> None:
+    """JSON, or octet-stream when the binary extension's header says where the JSON ends."""
+    body, length = _binary_body()
+    binary = {"Inference-Header-Content-Length": str(length)}
+    octet = {"Content-Type": "application/octet-stream"}
+    assert client.post(INFER, content=body, headers={**binary, **octet}).status_code == 200
+    json_only = body[:length]
+    refused = client.post(INFER, content=json_only, headers=octet)
+    assert refused.status_code == 415
+    assert "application/json" in refused.json()["error"]
+    plain = client.post(INFER, content=json_only, headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415

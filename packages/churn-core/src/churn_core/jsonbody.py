@@ -9,6 +9,11 @@ whose message says what is wrong and where; services answer it with 400.
 Duplicate keys in an object: the last one wins, on every path (RFC 8259 leaves the choice to
 the parser; Python's json does the same), and the customer is then validated as usual.
 
+The media type: ``application/json`` (a ``charset`` parameter, when given, must be UTF-8, the
+only encoding RFC 8259 allows between systems). A request with no Content-Type at all is read as
+JSON, as on the SageMaker path: a client that names another type gets 415 instead of having
+its body guessed at.
+
 Python 3.10 compatible: this module ships inside the SageMaker tarball with the rest of the core.
 """
 
@@ -30,6 +35,43 @@ class RequestBodyTooLarge(RequestBodyError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body larger than {limit} bytes")
         self.limit = limit
+
+
+class UnsupportedMediaType(RequestBodyError):
+    """The Content-Type is not one the route takes (services answer 415)."""
+
+
+JSON_MEDIA_TYPE = "application/json"
+
+
+def media_type(header: str | bytes | None) -> str:
+    """The ``type/subtype`` of a Content-Type value (or of one Accept entry), lower-cased and
+    without parameters; ``""`` when there is none."""
+    if header is None:
+        return ""
+    text = header.decode("latin-1") if isinstance(header, bytes) else header
+    return text.split(";", 1)[0].strip().lower()
+
+
+def check_json_content_type(header: str | bytes | None, *others: str) -> None:
+    """Refuse (UnsupportedMediaType) a body that is not declared as JSON, or as one of
+    ``others``; a missing Content-Type is read as JSON."""
+    kind = media_type(header)
+    if not kind:
+        return
+    if kind not in (JSON_MEDIA_TYPE, *others):
+        accepted = " or ".join((JSON_MEDIA_TYPE, *others))
+        raise UnsupportedMediaType(f"Content-Type {kind!r} is not supported; send {accepted}")
+    text = header.decode("latin-1") if isinstance(header, bytes) else header
+    for parameter in text.split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            raise UnsupportedMediaType(
+                f"charset {value.strip()!r} is not supported; JSON bodies are UTF-8"
+            )
 
 
 async def read_limited(

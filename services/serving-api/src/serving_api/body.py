@@ -1,7 +1,8 @@
 """Reading a JSON body without building per-request pydantic models.
 
-The size limit and the strict parse are churn-core's (churn_core.jsonbody, the same on every
-serving path); this module turns their refusals into this API's 413 and 400 answers.
+The media type check, the size limit and the strict parse are churn-core's (churn_core.jsonbody,
+the same on every serving path); this module turns their refusals into this API's 415, 413 and
+400 answers.
 """
 
 from __future__ import annotations
@@ -16,8 +17,17 @@ from serving_api.errors import ApiError
 
 
 async def read_json(request: Request, limit: int) -> Any:
+    check_content_type(request.headers.get("content-type"))
     length = request.headers.get("content-length")
     return parse_json(await read_limited(request.stream(), length, limit))
+
+
+def check_content_type(header: str | bytes | None, *others: str) -> None:
+    """415 unless the body is declared as JSON (or one of ``others``); none is read as JSON."""
+    try:
+        jsonbody.check_json_content_type(header, *others)
+    except jsonbody.UnsupportedMediaType as error:
+        raise ApiError(415, str(error)) from None
 
 
 async def read_limited(

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
-from serving_api.body import parse_json, read_limited
+from serving_api.body import check_content_type, parse_json, read_limited
 from serving_api.config import Settings
 from serving_api.errors import ApiError, error_payload
 from serving_api.model import ModelService
@@ -70,7 +70,12 @@ async def _chunks(receive: Any) -> AsyncIterator[bytes]:
 
 
 async def read_body(scope: dict[str, Any], receive: Any, limit: int) -> bytes:
-    length = next((v for name, v in scope["headers"] if name == b"content-length"), None)
+    length = None
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = value
+        elif name == b"content-type":
+            check_content_type(value)
     return await read_limited(_chunks(receive), length, limit)
 
 

@@ -55,7 +55,7 @@ _installed_before_vendored()
 
 from churn_core import InvalidCustomerError, Predictor  # noqa: E402
 from churn_core.envelope import EnvelopeError, parse_envelope  # noqa: E402
-from churn_core.jsonbody import RequestBodyError, parse_json_body  # noqa: E402
+from churn_core.jsonbody import RequestBodyError, media_type, parse_json_body  # noqa: E402
 from churn_core.schema import FEATURES, customers_from_csv  # noqa: E402
 
 JSON = "application/json"
@@ -170,15 +170,15 @@ def _flask_request() -> Any:
 
 
 def _parse_request(input_data: Any, content_type: str, context: Any) -> ChurnRequest:
-    media_type = _media_type(content_type) or JSON
-    if media_type not in CONTENT_TYPES:
+    kind = media_type(content_type) or JSON
+    if kind not in CONTENT_TYPES:
         raise UnsupportedContentType(
             f"unsupported content type {content_type!r}; use one of {', '.join(CONTENT_TYPES)}"
         )
     text = _text(input_data)
-    if media_type == CSV:
+    if kind == CSV:
         request = ChurnRequest(_customers_from_csv(text))
-    elif media_type == JSON_LINES:
+    elif kind == JSON_LINES:
         request = ChurnRequest([_json_object(line, i) for i, line in enumerate(_lines(text))])
     else:
         request = _request_from_json(text)
@@ -188,30 +188,26 @@ def _parse_request(input_data: Any, content_type: str, context: Any) -> ChurnReq
     return request
 
 
-def _render(prediction: ChurnResult, media_type: str) -> tuple[str, str]:
-    if media_type == CSV:
+def _render(prediction: ChurnResult, kind: str) -> tuple[str, str]:
+    if kind == CSV:
         return _to_csv(prediction.predictions), CSV
-    if media_type == JSON_LINES:
+    if kind == JSON_LINES:
         return "".join(json.dumps(p) + "\n" for p in prediction.predictions), JSON_LINES
     body = {"predictions": prediction.predictions, "model_version": prediction.model_version}
     return json.dumps(body), JSON
 
 
-def _media_type(header: str | None) -> str:
-    return (header or "").split(";", 1)[0].strip().lower()
-
-
 def _accepted(accept: str | None) -> str:
     """The first supported type of an Accept header; none or */* means JSON."""
-    offered = [_media_type(part) for part in (accept or "").split(",") if part.strip()]
+    offered = [media_type(part) for part in (accept or "").split(",") if part.strip()]
     if not offered:
         return JSON
-    for media_type in offered:
-        if media_type in ACCEPTS:
-            return media_type
-        if media_type in ("*/*", "application/*"):
+    for kind in offered:
+        if kind in ACCEPTS:
+            return kind
+        if kind in ("*/*", "application/*"):
             return JSON
-        if media_type == "text/*":
+        if kind == "text/*":
             return CSV
     raise UnsupportedAccept(f"unsupported accept {accept!r}; use one of {', '.join(ACCEPTS)}")
 

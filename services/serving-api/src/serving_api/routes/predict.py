@@ -55,6 +55,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         400: "Malformed JSON",
         401: "Missing or invalid API key",
         413: "Body or batch too large",
+        415: "Content-Type other than application/json (none is read as JSON)",
         503: "Model not ready",
     }
     return {s: {"model": ErrorResponse, "description": descriptions[s]} for s in statuses}
@@ -112,7 +113,7 @@ async def predict_many(service: ModelService, body: Any, explain: bool, batch_li
 
 def build_router(batch_limit: int, dependencies: Sequence[Depends]) -> APIRouter:
     router = APIRouter(tags=["predict"], dependencies=list(dependencies))
-    statuses = (400, 401, 413, 503) if dependencies else (400, 413, 503)
+    statuses = (400, 401, 413, 415, 503) if dependencies else (400, 413, 415, 503)
     batch_schema = {
         "type": "object",
         "required": ["instances"],
