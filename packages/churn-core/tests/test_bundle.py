@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from churn_core import BundleError, Predictor
-from churn_core.bundle import MANIFEST, MODEL_FILE, sha256_file
+from churn_core.bundle import MANIFEST, MODEL_FILE, bundle_digest, sha256_file
 
 
 @pytest.fixture
@@ -106,3 +106,13 @@ def test_a_bundle_built_with_other_model_features_is_refused(copy: Path):
     (copy / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(BundleError, match="other model features"):
         Predictor.from_bundle(copy)
+
+
+def test_the_bundle_digest_names_the_content_not_the_place(bundle_dir: Path, copy: Path):
+    assert bundle_digest(copy) == bundle_digest(bundle_dir)
+    assert Predictor.from_bundle(copy).describe()["bundle_digest"] == bundle_digest(bundle_dir)
+    with (copy / "reference.csv").open("a") as handle:
+        handle.write("\n")
+    _rewrite_checksums(copy)  # a rebuilt bundle that differs in one file
+    assert bundle_digest(copy) != bundle_digest(bundle_dir)
+    assert Predictor.from_bundle(copy).bundle_digest == bundle_digest(copy)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -16,7 +17,7 @@ from serving_api.config import Settings
 from .conftest import CUSTOMER
 
 
-def test_health_ready_and_model(client: TestClient, predictor: Predictor) -> None:
+def test_health_ready_and_model(client: TestClient, predictor: Predictor, bundle_dir) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
@@ -24,6 +25,11 @@ def test_health_ready_and_model(client: TestClient, predictor: Predictor) -> Non
     manifest = client.get("/v1/model").json()
     assert manifest["model_version"] == predictor.model_version
     assert manifest["files"] == predictor.manifest["files"]
+    # One digest names the live bundle: the sha256 of its manifest, which pins every file.
+    digest = "sha256:" + hashlib.sha256((bundle_dir / "manifest.json").read_bytes()).hexdigest()
+    assert manifest["bundle_digest"] == digest
+    v2 = client.get("/v2/models/churn").json()
+    assert v2["parameters"]["bundle_digest"] == digest
 
 
 def test_predict_one_customer(client: TestClient, predictor: Predictor) -> None:

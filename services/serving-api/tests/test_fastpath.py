@@ -76,7 +76,9 @@ def test_media_types_on_both_paths(make_client, path, content_type, status) -> N
     body = CUSTOMER if path == "/predict" else {"instances": [CUSTOMER]}
     headers = {"content-type": content_type} if content_type else {}
     if content_type is None:
-        assert "content-type" not in make_client().build_request("POST", path, content=b"{}").headers
+        assert (
+            "content-type" not in make_client().build_request("POST", path, content=b"{}").headers
+        )
     answers = []
     for fast_path in (True, False):
         client = make_client(fast_path=fast_path)

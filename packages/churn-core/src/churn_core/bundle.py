@@ -50,6 +50,13 @@ def write_manifest(bundle_dir: Path, manifest: dict[str, Any]) -> Path:
     return path
 
 
+def bundle_digest(bundle_dir: str | Path) -> str:
+    """One digest for the whole bundle: the sha256 of manifest.json, which holds the sha256 of
+    every other file. Two bundles with the same digest serve the same model; an operator asking
+    "which bundle is live" compares this one value (the signature file is not part of it)."""
+    return "sha256:" + sha256_file(Path(bundle_dir) / MANIFEST)
+
+
 def read_verified(bundle_dir: str | Path) -> tuple[Path, dict[str, Any]]:
     """Return (dir, manifest) after checking format, schema and every file's sha256."""
     root = Path(bundle_dir)

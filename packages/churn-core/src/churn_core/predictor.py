@@ -11,7 +11,13 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from churn_core.bundle import BACKGROUND_FILE, MODEL_FILE, BundleError, read_verified
+from churn_core.bundle import (
+    BACKGROUND_FILE,
+    MODEL_FILE,
+    BundleError,
+    bundle_digest,
+    read_verified,
+)
 from churn_core.features import (
     MODEL_FEATURE_NAMES,
     Columns,
@@ -70,12 +76,14 @@ class Predictor:
         manifest: dict[str, Any],
         background: list[dict[str, Any]],
         signature: SignatureStatus = UNSIGNED,
+        bundle_digest: str | None = None,
     ):
         from churn_core.explain import TreeExplainer
 
         self.booster = booster
         self.manifest = manifest
         self.signature = signature
+        self.bundle_digest = bundle_digest
         self.model_version: str = manifest["model_version"]
         self.threshold: float = float(manifest["decision_threshold"])
         self.background = background
@@ -109,11 +117,16 @@ class Predictor:
             raise
         except Exception as exc:  # a parse failure of any kind means an unusable bundle
             raise BundleError(f"bundle {root} could not be loaded: {type(exc).__name__}") from None
-        return cls(booster, manifest, background, signature)
+        return cls(booster, manifest, background, signature, bundle_digest(root))
 
     def describe(self) -> dict[str, Any]:
-        """The manifest plus how its signature was checked: what /v1/model-like routes show."""
-        return {**self.manifest, "signature": self.signature.as_dict()}
+        """The manifest (with every file's sha256), the digest of the whole bundle and how its
+        signature was checked: what /v1/model-like routes show."""
+        return {
+            **self.manifest,
+            "bundle_digest": self.bundle_digest,
+            "signature": self.signature.as_dict(),
+        }
 
     def predict_proba_matrix(self, matrix: np.ndarray) -> np.ndarray:
         # One thread for a few rows: there LightGBM's thread pool costs more than it saves.

@@ -237,7 +237,10 @@ def model_metadata_response(request: Request, version: str | None) -> Response:
     service = served_service(request, version)
     predictor = service.predictor
     metadata = model_metadata(predictor.model_version)  # type: ignore[union-attr]
-    metadata["parameters"] = {"signature": predictor.signature.as_dict()}  # type: ignore[union-attr]
+    metadata["parameters"] = {
+        "bundle_digest": predictor.bundle_digest,  # type: ignore[union-attr]
+        "signature": predictor.signature.as_dict(),  # type: ignore[union-attr]
+    }
     return json_response(200, metadata)
 
 
@@ -252,7 +255,7 @@ def build_router(batch_limit: int, dependencies: Sequence[Depends]) -> APIRouter
         (400, "Invalid inference request; error names the input"),
         (404, "Unknown model version"),
         (413, "Too many rows or too large a body"),
-        (415, "Compressed body"),
+        (415, "Compressed body, or a Content-Type other than JSON"),
         (503, "Model not ready"),
     ]
     if dependencies:
