@@ -9,10 +9,18 @@ in-memory queue (no I/O, no serialisation, no thread wake-up); the writer thread
 files, and ``close()`` drains the queue, flushes and fsyncs, so everything accepted is on disk
 when the process exits after SIGTERM. When the queue is full the records are dropped and
 counted (``serving_capture_dropped_total``) rather than slowing down or failing requests.
+
+A failing volume (full, read-only, gone) never fails a request either: the batch is dropped and
+counted, the failure is logged once and then at most once per ``log_seconds``, and writing
+resumes by itself when the volume takes writes again. Each batch is one ``write`` on an
+``O_APPEND`` descriptor (no user-space buffer that could hold half a line); a write that fails
+part-way is truncated back, or when even that fails the file is abandoned, so a torn line can
+only ever be the last line of a file, which ``churn-core drift`` skips and counts.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -22,7 +30,7 @@ from collections import deque
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -39,6 +47,57 @@ class CaptureBatch(NamedTuple):
     predictions: Sequence[Any]  # churn_core.Prediction
 
 
+class FailureLog:
+    """Says that capture writes fail once, then at most once per interval, and when they work
+    again: a full disk must not also flood the logs."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.failing_since: float | None = None
+        self._last_log = 0.0
+        self._lost = 0
+
+    def failed(self, lost: int, error: BaseException) -> None:
+        now = time.monotonic()
+        self._lost += lost
+        reason = f"{type(error).__name__}: {error}"
+        if self.failing_since is None:
+            self.failing_since = now
+            logger.error(
+                "capture writes failing (%s); %d records dropped, predictions are still answered",
+                reason,
+                lost,
+            )
+        elif now - self._last_log >= self.interval:
+            logger.error(
+                "capture writes still failing (%s); %d records dropped in %.0f s",
+                reason,
+                self._lost,
+                now - self.failing_since,
+            )
+        else:
+            return
+        self._last_log = now
+
+    def succeeded(self) -> None:
+        if self.failing_since is None:
+            return
+        logger.warning(
+            "capture writes resumed after %.0f s; %d records were dropped meanwhile",
+            time.monotonic() - self.failing_since,
+            self._lost,
+        )
+        self.failing_since = None
+        self._lost = 0
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte (a regular file may take fewer than asked on a nearly full disk)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class CaptureWriter:
     def __init__(
         self,
@@ -50,6 +109,7 @@ class CaptureWriter:
         fsync_seconds: float = 5.0,
         flush_seconds: float = 0.05,
         wake_records: int = 4096,
+        log_seconds: float = 60.0,
     ) -> None:
         self.directory = Path(directory)
         self.metrics = metrics
@@ -67,7 +127,8 @@ class CaptureWriter:
         self._pending = 0
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._file: IO[bytes] | None = None
+        self._failures = FailureLog(log_seconds)
+        self._fd: int | None = None
         self._file_opened = 0.0
         self._file_bytes = 0
         self._last_fsync = 0.0
@@ -79,8 +140,16 @@ class CaptureWriter:
     def pending(self) -> int:
         return self._pending
 
+    @property
+    def failing(self) -> bool:
+        """True from a failed write until the next one that succeeds."""
+        return self._failures.failing_since is not None
+
     def start(self) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # tried again at each new file; the server still starts
+            self._failures.failed(0, error)
         self._thread = threading.Thread(target=self._run, name="capture-writer", daemon=True)
         self._thread.start()
 
@@ -122,18 +191,14 @@ class CaptureWriter:
             self._wake.wait(timeout=self.flush_seconds)
             self._wake.clear()
             stopping = self._stopping
-            try:
-                self._drain()
-                if self._file is not None:
-                    self._file.flush()  # visible to readers such as `churn-core drift`
-                    now = time.monotonic()
-                    if now - self._last_fsync >= self.fsync_seconds:
-                        os.fsync(self._file.fileno())
-                        self._last_fsync = now
-                    if now - self._file_opened >= self.max_file_seconds:
-                        self._close_file()
-            except Exception:
-                logger.exception("capture writer failed; records in this batch are lost")
+            self._drain()  # each write is visible at once to readers such as `churn-core drift`
+            if self._fd is not None:
+                now = time.monotonic()
+                if now - self._last_fsync >= self.fsync_seconds:
+                    self._fsync()
+                    self._last_fsync = now
+                if now - self._file_opened >= self.max_file_seconds:
+                    self._close_file()
             if stopping:
                 self._close_file()
                 return
@@ -157,13 +222,17 @@ class CaptureWriter:
                     lines += map(orjson.dumps, records)
                     written += len(batch.predictions)
                 self._write_lines(lines)
-            except Exception:
+            except (
+                Exception
+            ) as error:  # a full or read-only volume, or a record that would not format
                 lost = sum(len(b.predictions) for b in batches)
                 self.dropped += lost
                 if self.metrics is not None:
                     self.metrics.capture_dropped.inc(lost)
-                logger.exception("could not write %d capture records", lost)
+                self._failures.failed(lost, error)
                 written = 0
+            else:
+                self._failures.succeeded()
             finally:
                 with self._lock:
                     self._pending -= sum(len(b.predictions) for b in batches)
@@ -177,31 +246,58 @@ class CaptureWriter:
         if not lines:
             return
         data = b"\n".join(lines) + b"\n"
-        if self._file is None or self._file_bytes >= self.max_file_bytes:
+        if self._fd is None or self._file_bytes >= self.max_file_bytes:
             self._open_file()
-        if self._file is None:
-            raise RuntimeError("capture file could not be opened")
-        self._file.write(data)
+        assert self._fd is not None
+        try:
+            write_all(self._fd, data)
+        except OSError:
+            self._take_back(self._file_bytes)
+            raise
         self._file_bytes += len(data)
+
+    def _take_back(self, size: int) -> None:
+        """After a failed write: cut the file back to its last whole line, or abandon it (the
+        next batch opens a new file) when even that fails."""
+        assert self._fd is not None
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError:
+            self._abandon()
 
     def _open_file(self) -> None:
         self._close_file()
+        self.directory.mkdir(parents=True, exist_ok=True)
         self._sequence += 1
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         # Host (the pod name) and pid keep names unique on a volume shared by many pods.
         writer = f"{socket.gethostname()}-{os.getpid()}"
         path = self.directory / f"capture-{stamp}-{writer}-{self._sequence:04d}.jsonl"
-        self._file = path.open("ab", buffering=1024 * 1024)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        self._fd = os.open(path, flags, 0o644)
         self._file_opened = time.monotonic()
         self._file_bytes = 0
         self._last_fsync = self._file_opened
 
-    def _close_file(self) -> None:
-        if self._file is None:
-            return
+    def _fsync(self) -> None:
+        """fsync the open file; when that fails its written data may be lost, so a new file is
+        started rather than appending to one whose tail is unknown."""
+        assert self._fd is not None
         try:
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        finally:
-            self._file.close()
-            self._file = None
+            os.fsync(self._fd)
+        except OSError as error:
+            self._failures.failed(0, error)
+            self._abandon()
+
+    def _close_file(self) -> None:
+        if self._fd is None:
+            return
+        self._fsync()
+        if self._fd is not None:
+            self._abandon()
+
+    def _abandon(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            with contextlib.suppress(OSError):  # EIO from close: nothing more to do with it
+                os.close(fd)

@@ -1,0 +1,147 @@
+"""A real serving-api process whose capture volume fills up or is read-only: every prediction is
+still answered, lost records are counted and logged once, no line is torn, and capture resumes
+by itself when the volume takes writes again.
+
+The volume is a small tmpfs mounted for the test, which needs root (CI runs as root); elsewhere
+the tests skip and say so. A volume turned read-only while a capture file is open cannot be
+injected here: the kernel refuses that remount (EBUSY) while a file is open for writing. The
+writer sees the same OSError on its next write as in the read-only-at-start case tested below.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from churn_testing import ServerProcess
+
+from .conftest import CUSTOMER, start_server
+
+FAILING = "capture writes failing"
+RESUMED = "capture writes resumed"
+
+
+def mount(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["mount", *args], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def volume(tmp_path: Path) -> Iterator[Path]:
+    """A 192 KiB tmpfs, unmounted after the test."""
+    where = tmp_path / "volume"
+    where.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root and mount(8) (CI runs as root)")
+    result = mount("-t", "tmpfs", "-o", "size=192k,mode=0755", "tmpfs", str(where))
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def metric(server: ServerProcess, name: str) -> float:
+    text = httpx.get(f"{server.url}/metrics", timeout=5).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
+
+
+def wait_metric(server: ServerProcess, name: str, at_least: float, timeout: float = 30.0) -> float:
+    deadline = time.monotonic() + timeout
+    while (value := metric(server, name)) < at_least:
+        assert time.monotonic() < deadline, f"{name} stayed at {value} (wanted {at_least})"
+        time.sleep(0.1)
+    return value
+
+
+def predict(server: ServerProcess, count: int) -> None:
+    """``count`` predictions, each answered 200 whatever the capture volume does."""
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        for i in range(count):
+            response = client.post("/predict", json={**CUSTOMER, "Age": 18 + i % 70})
+            assert response.status_code == 200, response.text
+
+
+def capture_lines(directory: Path) -> list[bytes]:
+    return [
+        line
+        for path in sorted(directory.glob("*.jsonl"))
+        for line in path.read_bytes().split(b"\n")
+        if line
+    ]
+
+
+def messages(output: str) -> list[str]:
+    return [json.loads(line)["message"] for line in output.splitlines() if line.startswith("{")]
+
+
+def serve(bundle_dir: Path, capture: Path) -> ServerProcess:
+    server = start_server(
+        "--model-dir", str(bundle_dir), "--capture-dir", str(capture),
+        env={"SERVING_CAPTURE_FSYNC_SECONDS": "0.2"},
+    )  # fmt: skip
+    server.wait_ready(120)
+    return server
+
+
+def test_a_full_volume_drops_counts_and_recovers(volume: Path, bundle_dir: Path) -> None:
+    filler = volume / "filler"
+    filler.write_bytes(b"x" * (160 * 1024))  # about 32 KiB left: room for some 70 records
+    capture = volume / "capture"
+    server = serve(bundle_dir, capture)
+    try:
+        predict(server, 300)
+        dropped = wait_metric(server, "serving_capture_dropped_total", 1)
+        written = metric(server, "serving_capture_records_total")
+        assert written + dropped == 300
+        assert written > 0
+
+        filler.unlink()  # space comes back: writing resumes without a restart
+        predict(server, 50)
+        wait_metric(server, "serving_capture_records_total", written + 50)
+        assert metric(server, "serving_capture_dropped_total") == dropped
+        assert httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200
+    finally:
+        server.stop()
+    said = messages(server.output())
+    assert sum(m.startswith(FAILING) for m in said) == 1, said  # not once per lost batch
+    assert sum(m.startswith(RESUMED) for m in said) == 1, said
+    lines = capture_lines(capture)
+    assert len(lines) == written + 50
+    for line in lines:  # no torn record anywhere: a failed write was cut back
+        assert json.loads(line)["model_version"]
+
+
+def test_a_read_only_volume_serves_and_resumes_when_writable(
+    volume: Path, bundle_dir: Path
+) -> None:
+    assert mount("-o", "remount,ro", str(volume)).returncode == 0
+    capture = volume / "capture"  # cannot even be created yet
+    server = serve(bundle_dir, capture)
+    try:
+        predict(server, 20)
+        wait_metric(server, "serving_capture_dropped_total", 20)
+        assert httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200
+
+        result = mount("-o", "remount,rw", str(volume))
+        assert result.returncode == 0, result.stderr
+        predict(server, 30)
+        wait_metric(server, "serving_capture_records_total", 30)
+    finally:
+        server.stop()
+    said = messages(server.output())
+    assert sum(m.startswith(FAILING) for m in said) == 1, said
+    assert any("Read-only file system" in m for m in said if m.startswith(FAILING)), said
+    assert len(capture_lines(capture)) == 30
