@@ -1,6 +1,6 @@
 """A real serving-api process whose capture volume fills up or is read-only: every prediction is
 still answered, lost records are counted and logged once, no line is torn, and capture resumes
-by itself when the volume takes writes again.
+by itself when the volume takes writes again. And one killed with SIGKILL under load.
 
 The volume is a small tmpfs mounted for the test, which needs root (CI runs as root); elsewhere
 the tests skip and say so. A volume turned read-only while a capture file is open cannot be
@@ -10,10 +10,13 @@ writer sees the same OSError on its next write as in the read-only-at-start case
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -145,3 +148,70 @@ def test_a_read_only_volume_serves_and_resumes_when_writable(
     assert sum(m.startswith(FAILING) for m in said) == 1, said
     assert any("Read-only file system" in m for m in said if m.startswith(FAILING)), said
     assert len(capture_lines(capture)) == 30
+
+
+def test_sigkill_under_load_leaves_whole_lines_that_drift_reads(
+    tmp_path: Path, bundle_dir: Path
+) -> None:
+    """Killed with no chance to drain: the files hold whole records up to the crash (at most a
+    torn last line), and what is lost was answered within the writer's flush interval of the
+    kill, not seconds before it."""
+    from churn_core import drift
+
+    capture = tmp_path / "capture"
+    server = start_server("--model-dir", str(bundle_dir), "--capture-dir", str(capture))
+    server.wait_ready(120)
+    answered: dict[str, float] = {}
+    stop = threading.Event()
+
+    def load(worker: int) -> None:
+        with httpx.Client(base_url=server.url, timeout=5) as client:
+            for i in itertools.count():
+                if stop.is_set():
+                    return
+                request_id = f"kill-{worker}-{i}"
+                try:
+                    response = client.post(
+                        "/predict", json=CUSTOMER, headers={"X-Request-ID": request_id}
+                    )
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if response.status_code == 200:
+                    answered[request_id] = time.monotonic()
+
+    threads = [threading.Thread(target=load, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 60
+        while len(answered) < 400:  # under load for a while
+            assert time.monotonic() < deadline, "the server answered too few requests"
+            time.sleep(0.05)
+        os.kill(server.pid, signal.SIGKILL)
+        killed = time.monotonic()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(10)
+        server.stop()
+    torn = 0
+    captured: set[str] = set()
+    for path in sorted(capture.glob("*.jsonl")):
+        lines = path.read_bytes().split(b"\n")
+        for index, line in enumerate(lines):
+            try:
+                captured.add(json.loads(line)["request_id"])
+            except ValueError:
+                assert index == len(lines) - 1, f"torn line in the middle of {path.name}"
+                torn += line != b""
+    assert all(r.startswith("kill-") for r in captured)  # (in-flight ones may be captured too)
+    lost = [answered[r] for r in set(answered) - captured]
+    # The writer drains every 50 ms; 2 s leaves room for a loaded CI machine.
+    assert all(killed - at < 2.0 for at in lost), f"lost answers from {killed - min(lost):.2f} s"
+    window = max((killed - at for at in lost), default=0.0)
+    print(
+        f"SIGKILL: {len(answered)} answered, {len(lost)} lost (oldest {window:.3f} s), {torn} torn"
+    )
+    current = drift.read_current(capture)
+    assert len(current) == len(captured)
+    assert current.attrs["torn_lines"] == torn
