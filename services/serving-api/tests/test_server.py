@@ -134,6 +134,9 @@ def test_missing_or_tampered_bundle_keeps_the_server_up_unready(
         assert failed.status_code == 503
         assert failed.json() == {"status": "failed", "reason": "model bundle missing or invalid"}
         assert httpx.get(f"{server.url}/healthz", timeout=5).status_code == 200
+        metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
+        assert "serving_model_load_failed 1.0" in metrics.splitlines()
+        assert "serving_model_ready 0.0" in metrics.splitlines()
     finally:
         server.stop()
         output = server.output()

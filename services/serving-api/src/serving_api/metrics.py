@@ -97,6 +97,13 @@ class Metrics:
             multiprocess_mode="livemin",
             registry=r,
         )
+        self.model_load_failed = Gauge(
+            "serving_model_load_failed",
+            "1 when the bundle could not be loaded (missing, corrupt, tampered, untrusted "
+            "signature): the process stays up and unready, /readyz gives the reason.",
+            multiprocess_mode="livemax",
+            registry=r,
+        )
         self.capture_queue_depth = Gauge(
             "serving_capture_queue_depth",
             "Prediction records waiting for the capture writer.",

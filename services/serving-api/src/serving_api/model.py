@@ -69,6 +69,7 @@ class ModelService:
         except Exception as exc:
             self.failure = f"{type(exc).__name__}: {exc}".splitlines()[0]
             self.failure_reason = getattr(exc, "public_reason", None)
+            self.metrics.model_load_failed.set(1)
             logger.exception("model could not be loaded or warmed; staying not ready")
             return
         self.metrics.set_model(predictor.model_version, predictor.signature.verified)
