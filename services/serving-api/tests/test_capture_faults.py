@@ -69,6 +69,20 @@ def wait_metric(server: ServerProcess, name: str, at_least: float, timeout: floa
     return value
 
 
+def settled_counts(server: ServerProcess) -> tuple[float, float]:
+    """(written, dropped) capture records, read from one scrape."""
+    text = httpx.get(f"{server.url}/metrics", timeout=5).text
+
+    def value(name: str) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith(name + " ")
+        )
+
+    return value("serving_capture_records_total"), value("serving_capture_dropped_total")
+
+
 def predict(server: ServerProcess, count: int) -> None:
     """``count`` predictions, each answered 200 whatever the capture volume does."""
     with httpx.Client(base_url=server.url, timeout=10) as client:
@@ -106,10 +120,13 @@ def test_a_full_volume_drops_counts_and_recovers(volume: Path, bundle_dir: Path)
     server = serve(bundle_dir, capture)
     try:
         predict(server, 300)
-        dropped = wait_metric(server, "serving_capture_dropped_total", 1)
-        written = metric(server, "serving_capture_records_total")
+        deadline = time.monotonic() + 30
+        while (settled := settled_counts(server))[0] + settled[1] < 300:  # queue drained
+            assert time.monotonic() < deadline, settled
+            time.sleep(0.1)
+        written, dropped = settled
         assert written + dropped == 300
-        assert written > 0
+        assert written > 0 and dropped > 0
 
         filler.unlink()  # space comes back: writing resumes without a restart
         predict(server, 50)

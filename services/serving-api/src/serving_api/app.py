@@ -158,7 +158,9 @@ def create_app_from_env() -> FastAPI:
 
     keep_optional_libraries_out()
     settings = Settings()
+    from serving_api.http_protocol import configure as guarded_http
     from serving_api.logging import configure
 
     configure(settings.log_level)
+    guarded_http(settings.header_timeout_seconds, settings.max_header_bytes)  # this worker's
     return create_app(settings)

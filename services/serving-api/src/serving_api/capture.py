@@ -48,47 +48,50 @@ class CaptureBatch(NamedTuple):
 
 
 class FailureLog:
-    """Says that capture writes fail once, then at most once per interval, and when they work
-    again: a full disk must not also flood the logs."""
+    """Says that capture writes fail at most once per interval, and that they work again once
+    after each logged failure: a full disk, where small batches may still fit between failing
+    ones, must not also flood the logs."""
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self.failing_since: float | None = None
-        self._last_log = 0.0
+        self._last_log: float | None = None
+        self._logged = False  # a failure was logged and its recovery not yet
         self._lost = 0
 
     def failed(self, lost: int, error: BaseException) -> None:
         now = time.monotonic()
         self._lost += lost
-        reason = f"{type(error).__name__}: {error}"
         if self.failing_since is None:
             self.failing_since = now
+        if self._last_log is not None and now - self._last_log < self.interval:
+            return
+        reason = f"{type(error).__name__}: {error}"
+        if self._logged:
+            logger.error(
+                "capture writes still failing (%s); %d records dropped so far", reason, self._lost
+            )
+        else:
             logger.error(
                 "capture writes failing (%s); %d records dropped, predictions are still answered",
                 reason,
-                lost,
-            )
-        elif now - self._last_log >= self.interval:
-            logger.error(
-                "capture writes still failing (%s); %d records dropped in %.0f s",
-                reason,
                 self._lost,
-                now - self.failing_since,
             )
-        else:
-            return
         self._last_log = now
+        self._logged = True
 
     def succeeded(self) -> None:
         if self.failing_since is None:
             return
-        logger.warning(
-            "capture writes resumed after %.0f s; %d records were dropped meanwhile",
-            time.monotonic() - self.failing_since,
-            self._lost,
-        )
+        if self._logged:
+            logger.warning(
+                "capture writes resumed after %.0f s; %d records were dropped meanwhile",
+                time.monotonic() - self.failing_since,
+                self._lost,
+            )
+            self._logged = False
+            self._lost = 0
         self.failing_since = None
-        self._lost = 0
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -273,7 +276,7 @@ class CaptureWriter:
         # Host (the pod name) and pid keep names unique on a volume shared by many pods.
         writer = f"{socket.gethostname()}-{os.getpid()}"
         path = self.directory / f"capture-{stamp}-{writer}-{self._sequence:04d}.jsonl"
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
         self._fd = os.open(path, flags, 0o644)
         self._file_opened = time.monotonic()
         self._file_bytes = 0

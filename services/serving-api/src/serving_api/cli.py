@@ -133,7 +133,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
+    from serving_api.http_protocol import configure as guarded_http
+
     common: dict[str, Any] = {
+        "http": guarded_http(settings.header_timeout_seconds, settings.max_header_bytes),
+        "timeout_keep_alive": settings.keep_alive_seconds,
         "host": settings.host,
         "port": settings.port,
         "log_config": log_config(settings.log_level),

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1, le=64)
     batch_limit: int = Field(1000, ge=1, le=100_000)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    # Slow and stalled clients (http_protocol.py, body.py): a request head must arrive within
+    # header_timeout_seconds and fit in max_header_bytes (else 408 / 431), its body within
+    # body_timeout_seconds (else 408); an idle kept-alive connection is closed after
+    # keep_alive_seconds. Behind a load balancer, keep-alive must outlast the balancer's own
+    # idle timeout (the overlays set it), or it may reuse a connection the pod just closed.
+    header_timeout_seconds: float = Field(10.0, gt=0)
+    max_header_bytes: int = Field(64 * 1024, ge=1024)
+    body_timeout_seconds: float = Field(30.0, gt=0)
+    keep_alive_seconds: float = Field(5.0, gt=0)
 
     capture_enabled: bool = True
     capture_dir: Path = Field(

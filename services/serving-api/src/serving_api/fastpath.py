@@ -69,14 +69,14 @@ async def _chunks(receive: Any) -> AsyncIterator[bytes]:
             return
 
 
-async def read_body(scope: dict[str, Any], receive: Any, limit: int) -> bytes:
+async def read_body(scope: dict[str, Any], receive: Any, limit: int, timeout: float) -> bytes:
     length = None
     for name, value in scope["headers"]:
         if name == b"content-length":
             length = value
         elif name == b"content-type":
             check_content_type(value)
-    return await read_limited(_chunks(receive), length, limit)
+    return await read_limited(_chunks(receive), length, limit, timeout)
 
 
 async def send_json(send: Any, status: int, body: bytes, headers: dict[str, str] | None) -> None:
@@ -91,6 +91,7 @@ class FastPredict:
     def __init__(self, service: ModelService, settings: Settings) -> None:
         self.service = service
         self.body_limit = settings.max_body_bytes
+        self.body_timeout = settings.body_timeout_seconds
         key = settings.api_key.get_secret_value() if settings.api_key is not None else None
         self.api_key = key.encode() if key else None
         limit = settings.batch_limit
@@ -114,7 +115,8 @@ class FastPredict:
                 check_api_key(given, self.api_key)
             explain = parse_explain(scope["query_string"])
             self.service.require_ready()
-            body = parse_json(await read_body(scope, receive, self.body_limit))
+            raw = await read_body(scope, receive, self.body_limit, self.body_timeout)
+            body = parse_json(raw)
             content = await handler(body, explain)
         except ApiError as exc:
             await send_json(send, exc.status, orjson.dumps(error_payload(exc)), exc.headers)

@@ -136,7 +136,7 @@ def build_router(batch_limit: int, dependencies: Sequence[Depends]) -> APIRouter
     )
     async def predict(request: Request, explain: bool = EXPLAIN) -> Response:
         service = ready_service(request)
-        body = await read_json(request, request.app.state.settings.max_body_bytes)
+        body = await read_json(request)
         return json_bytes_response(await predict_one(service, body, explain))
 
     @router.post(
@@ -148,7 +148,7 @@ def build_router(batch_limit: int, dependencies: Sequence[Depends]) -> APIRouter
     )
     async def predict_batch(request: Request, explain: bool = EXPLAIN) -> Response:
         service = ready_service(request)
-        body = await read_json(request, request.app.state.settings.max_body_bytes)
+        body = await read_json(request)
         return json_bytes_response(await predict_many(service, body, explain, batch_limit))
 
     return router

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 
 from churn_core import InvalidCustomerError, Prediction
 from serving_api import __version__
-from serving_api.body import check_content_type, parse_json, read_limited
+from serving_api.body import check_content_type, parse_json, read_body
 from serving_api.errors import ApiError, field_error, json_response
 from serving_api.model import ModelService
 from serving_api.routes.predict import ready_service, run_predictions
@@ -82,8 +82,7 @@ async def read_infer_request(request: Request) -> tuple[InferRequest, memoryview
     # With the binary extension the body is JSON followed by raw bytes: octet-stream is taken too.
     binary_types = ("application/octet-stream",) if header_length is not None else ()
     check_content_type(request.headers.get("content-type"), *binary_types)
-    limit = request.app.state.settings.max_body_bytes
-    body = await read_limited(request.stream(), request.headers.get("content-length"), limit)
+    body = await read_body(request)
     binary = None
     if header_length is not None:
         body, binary = split_body(body, header_length)
