@@ -64,6 +64,7 @@ def create_app(
         loader=None if predictor is not None else loader or default_loader(settings),
         predictor=predictor,
         warmup_rounds=settings.warmup_rounds,
+        max_concurrent_batches=settings.max_concurrent_batches,
     )
 
     @asynccontextmanager

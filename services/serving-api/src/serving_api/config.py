@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # One process per pod is the supported shape; >1 switches Prometheus to multiprocess mode.
     workers: int = Field(1, ge=1, le=64)
     batch_limit: int = Field(1000, ge=1, le=100_000)
+    # Explained requests and batches over 32 rows in worker threads at once (memory bound).
+    max_concurrent_batches: int = Field(2, ge=1, le=64)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     # Slow and stalled clients (http_protocol.py, body.py): a request head must arrive within
     # header_timeout_seconds and fit in max_header_bytes (else 408 / 431), its body within

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -29,6 +30,7 @@ class ModelService:
         loader: Callable[[], Predictor] | None = None,
         predictor: Predictor | None = None,
         warmup_rounds: int = 5,
+        max_concurrent_batches: int = 2,
     ) -> None:
         if loader is None and predictor is None:
             raise ValueError("give a predictor or a loader")
@@ -37,6 +39,10 @@ class ModelService:
         self.loader = loader
         self.predictor: Predictor | None = predictor
         self.warmup_rounds = warmup_rounds
+        # Explanations and large batches run in worker threads, this many at once: eight
+        # 1,000-customer explained batches at a time pushed the process past the pod's 384 MiB
+        # (benchmarks/memory_bench.py); the work is CPU-bound, so more at once is not faster.
+        self.batch_slots = asyncio.Semaphore(max_concurrent_batches)
         self.ready = False
         self.failure: str | None = None
         # Why a load failed, safe to publish on /readyz (None: not a bundle problem, not shown).

@@ -75,7 +75,8 @@ async def run_predictions(
     service: ModelService, customers: Sequence[Mapping[str, Any]], explain: bool
 ) -> list[Prediction]:
     if len(customers) > (1 if explain else INLINE_ROWS):
-        return await run_in_threadpool(service.predict, customers, explain)
+        async with service.batch_slots:
+            return await run_in_threadpool(service.predict, customers, explain)
     return service.predict(customers, explain)
 
 
