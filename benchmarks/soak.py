@@ -1,7 +1,16 @@
-"""The soak: a fresh serving-api loaded for a minute; errors, RSS growth, every answer captured."""
+"""The soak: a fresh serving-api under load; errors, RSS over time, every answer captured.
+
+    uv run python benchmarks/soak.py [--model-dir artifacts/model] [--seconds 600]
+        [--concurrency 16]
+
+serving_bench.py runs it for a minute as its last phase; alone, it prints the RSS every minute
+too, so a slow leak shows as a slope rather than as one end-to-end ratio.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
 import shutil
 import tempfile
 import threading
@@ -53,6 +62,8 @@ def soak(model_dir: Path, seconds: float, concurrency: int, bodies: list[bytes])
     shutil.rmtree(capture, ignore_errors=True)
     at_10 = next((mb for t, mb in rss if t >= 10), rss[0][1] if rss else 0.0)
     end = rss[-1][1] if rss else 0.0
+    minutes = range(1, int(seconds // 60) + 1)
+    per_minute = [round(next((mb for t, mb in rss if t >= 60 * m), end), 1) for m in minutes]
     return {
         "seconds": seconds,
         "concurrency": concurrency,
@@ -65,5 +76,28 @@ def soak(model_dir: Path, seconds: float, concurrency: int, bodies: list[bytes])
         "rss_mb_at_10s": round(at_10, 1),
         "rss_mb_end": round(end, 1),
         "rss_growth_pct": round(100 * (end - at_10) / at_10, 2) if at_10 else None,
+        "rss_mb_each_minute": per_minute,
         "exit_code": code,
     }
+
+
+def main() -> int:
+    from serving_bench import ensure_bundle, sample_customers
+
+    from churn_testing.benchmarking import machine
+
+    parser = argparse.ArgumentParser(description="serving-api under a long load, capture on")
+    parser.add_argument("--model-dir", type=Path, default=Path("artifacts/model"))
+    parser.add_argument("--seconds", type=float, default=600.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    ensure_bundle(args.model_dir)
+    bodies = [json.dumps(c).encode() for c in sample_customers()]
+    result = soak(args.model_dir, args.seconds, args.concurrency, bodies)
+    print(json.dumps({"machine": machine(), **result}, indent=2))
+    whole = result["captured_records"] == result["server_answered_200"] >= result["requests"]
+    return 0 if result["errors"] == 0 and whole and result["capture_dropped"] == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

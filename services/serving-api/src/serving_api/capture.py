@@ -225,9 +225,8 @@ class CaptureWriter:
                     lines += map(orjson.dumps, records)
                     written += len(batch.predictions)
                 self._write_lines(lines)
-            except (
-                Exception
-            ) as error:  # a full or read-only volume, or a record that would not format
+            # A full or read-only volume, or a record that would not format: count and go on.
+            except Exception as error:
                 lost = sum(len(b.predictions) for b in batches)
                 self.dropped += lost
                 if self.metrics is not None:
@@ -266,7 +265,7 @@ class CaptureWriter:
         try:
             os.ftruncate(self._fd, size)
         except OSError:
-            self._abandon()
+            self._close_descriptor()
 
     def _open_file(self) -> None:
         self._close_file()
@@ -290,16 +289,16 @@ class CaptureWriter:
             os.fsync(self._fd)
         except OSError as error:
             self._failures.failed(0, error)
-            self._abandon()
+            self._close_descriptor()
 
     def _close_file(self) -> None:
         if self._fd is None:
             return
         self._fsync()
         if self._fd is not None:
-            self._abandon()
+            self._close_descriptor()
 
-    def _abandon(self) -> None:
+    def _close_descriptor(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:
             with contextlib.suppress(OSError):  # EIO from close: nothing more to do with it
