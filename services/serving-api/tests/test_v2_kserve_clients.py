@@ -18,7 +18,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
@@ -37,7 +37,7 @@ BAD = [
 ]
 
 
-def _unavailable(reason: str) -> None:
+def _unavailable(reason: str) -> NoReturn:
     if os.environ.get("CHURN_REQUIRE_V2_CLIENTS") == "1":
         pytest.fail(f"{reason} (CHURN_REQUIRE_V2_CLIENTS=1)")
     pytest.skip(reason)
@@ -64,7 +64,8 @@ def kserve_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for step in steps:
         done = subprocess.run(step, capture_output=True, text=True, env=env, timeout=600)
         if done.returncode != 0:
-            _unavailable(f"`uv {step[1]}` for the kserve clients failed: {done.stderr[-500:]}")
+            command = " ".join(step[1:3])
+            _unavailable(f"`uv {command}` for the kserve clients failed: {done.stderr[-500:]}")
     print(f"kserve client environment built in {time.monotonic() - started:.1f} s")
     return python
 
