@@ -40,7 +40,6 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2_grpc as pb_grpc
 from kserve.protocol.infer_type import RequestedOutput
 
 OUTPUTS = ("churn_probability", "churn_prediction", "risk_level")
-MODES = ("rest-binary", "rest-json", "grpc")
 
 
 def request(
