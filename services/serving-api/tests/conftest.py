@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -28,6 +29,13 @@ CUSTOMER = {
     "IsActiveMember": 0,
     "EstimatedSalary": 50000.0,
 }
+# One customer and a batch of three, for the V2 client tests.
+CUSTOMERS = [
+    CUSTOMER,
+    {**CUSTOMER, "Geography": "Spain", "Gender": "Male", "Age": 30, "Balance": 0.0},
+    {**CUSTOMER, "Geography": "France", "NumOfProducts": 3, "IsActiveMember": 1},
+]
+KEY = "v2-test-key"
 
 
 @pytest.fixture
@@ -89,6 +97,45 @@ def wait_failed(server: ServerProcess, timeout: float = 120.0) -> httpx.Response
             pass
         time.sleep(0.05)
     raise AssertionError("server never reported the failed load")
+
+
+class Served:
+    """A real server with gRPC on: its REST URL, gRPC address and capture folder."""
+
+    def __init__(self, server: ServerProcess, grpc_port: int, capture: Path) -> None:
+        self.server = server
+        self.url = server.url
+        self.grpc_address = f"127.0.0.1:{grpc_port}"
+        self.capture = capture
+
+
+def serve(tmp: Path, bundle_dir: Path, env: dict[str, str] | None = None) -> Served:
+    """`serving-api --grpc-port` with capture on, ready."""
+    grpc_port = free_port()
+    capture = tmp / "capture"
+    server = start_server(
+        "--model-dir", str(bundle_dir), "--capture-dir", str(capture),
+        "--grpc-port", str(grpc_port),
+        env=env,
+    )  # fmt: skip
+    server.wait_ready(120)
+    return Served(server, grpc_port, capture)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, bundle_dir: Path) -> Iterator[Served]:
+    s = serve(tmp_path_factory.mktemp("v2-clients"), bundle_dir)
+    yield s
+    s.server.stop()
+
+
+def v1(
+    served: Served, customers: list[dict[str, Any]], key: str | None = None
+) -> list[dict[str, Any]]:
+    """POST /predict for each customer: the reference answers (parsed, floats exact)."""
+    headers = {"x-api-key": key} if key else {}
+    with httpx.Client(base_url=served.url, timeout=10, headers=headers) as client:
+        return [client.post("/predict", json=c).json() for c in customers]
 
 
 @pytest.fixture

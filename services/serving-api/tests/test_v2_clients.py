@@ -3,16 +3,16 @@ loopback: tritonclient over HTTP (JSON and binary tensors) and over gRPC, and a 
 (tritonclient's generated `inference.GRPCInferenceService`, sending typed contents rather than
 raw bytes). Every answer is held against POST /predict of the same server, to the last bit.
 
-kserve's clients are not used: kserve 0.21 cannot join this workspace's lock (see the root
-pyproject). serving-api's own stubs are not imported here: they and tritonclient's both
-register the `inference` protobuf package, which one process cannot hold twice.
+kserve's clients are tested in test_v2_kserve_clients.py, in a virtual environment of their own
+(kserve 0.21 cannot join this workspace's lock). serving-api's own stubs are not imported here:
+they and tritonclient's both register the `inference` protobuf package, which one process cannot
+hold twice.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,50 +25,10 @@ from tritonclient.grpc import service_pb2 as pb
 from tritonclient.grpc import service_pb2_grpc as pb_grpc
 from tritonclient.utils import InferenceServerException
 
-from churn_testing import ServerProcess, free_port
+from churn_testing import free_port
 from churn_testing.v2 import triton_inputs, triton_outputs
 
-from .conftest import CUSTOMER, start_server, wait_failed
-
-CUSTOMERS = [
-    CUSTOMER,
-    {**CUSTOMER, "Geography": "Spain", "Gender": "Male", "Age": 30, "Balance": 0.0},
-    {**CUSTOMER, "Geography": "France", "NumOfProducts": 3, "IsActiveMember": 1},
-]
-KEY = "v2-test-key"
-
-
-class Served:
-    def __init__(self, server: ServerProcess, grpc_port: int, capture: Path) -> None:
-        self.server = server
-        self.url = server.url
-        self.grpc_address = f"127.0.0.1:{grpc_port}"
-        self.capture = capture
-
-
-def _serve(tmp: Path, bundle_dir: Path, env: dict[str, str] | None = None) -> Served:
-    grpc_port = free_port()
-    capture = tmp / "capture"
-    server = start_server(
-        "--model-dir", str(bundle_dir), "--capture-dir", str(capture),
-        "--grpc-port", str(grpc_port),
-        env=env,
-    )  # fmt: skip
-    server.wait_ready(120)
-    return Served(server, grpc_port, capture)
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, bundle_dir: Path) -> Iterator[Served]:
-    s = _serve(tmp_path_factory.mktemp("v2-clients"), bundle_dir)
-    yield s
-    s.server.stop()
-
-
-def v1(served: Served, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """POST /predict for each customer: the reference answers (parsed, floats exact)."""
-    with httpx.Client(base_url=served.url, timeout=10) as client:
-        return [client.post("/predict", json=c).json() for c in customers]
+from .conftest import CUSTOMER, CUSTOMERS, KEY, Served, serve, start_server, v1, wait_failed
 
 
 def _http(served: Served) -> triton_http.InferenceServerClient:
@@ -232,7 +192,7 @@ def test_grpc_calls_are_counted_in_metrics(served: Served) -> None:
 
 
 def test_api_key_guards_both_transports(tmp_path: Path, bundle_dir: Path) -> None:
-    s = _serve(tmp_path, bundle_dir, env={"SERVING_API_KEY": KEY})
+    s = serve(tmp_path, bundle_dir, env={"SERVING_API_KEY": KEY})
     try:
         grpc_client, http_client = _grpc(s), _http(s)
         assert grpc_client.is_server_live() and http_client.is_server_ready()  # open
@@ -256,7 +216,7 @@ def test_api_key_guards_both_transports(tmp_path: Path, bundle_dir: Path) -> Non
 def test_sigterm_loses_no_accepted_grpc_prediction(tmp_path: Path, bundle_dir: Path) -> None:
     """Calls keep coming while SIGTERM arrives: every call answered OK is in the capture files
     after the process exits, and nothing else is."""
-    s = _serve(tmp_path, bundle_dir)
+    s = serve(tmp_path, bundle_dir)
     client = _grpc(s)
     for i in range(20):
         client.infer("churn", triton_inputs(triton_grpc, [{**CUSTOMER, "Age": 20 + i}]))
