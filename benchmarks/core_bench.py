@@ -70,6 +70,9 @@ def main() -> None:
 
     background = predictor.background
     matrix_bg = build_matrix(columns_from_records(background))
+    # shap reads the objective from the booster's loaded parameters; a CatBoost winner copied
+    # into LightGBM text (churn_core.oblivious) has none, so shap would assume regression.
+    predictor.booster.params.setdefault("objective", "binary")
     tree = shap.TreeExplainer(
         predictor.booster,
         data=matrix_bg,
