@@ -62,11 +62,15 @@ class HandlerServer(ServerProcess):
 
 
 def start_serve(
-    model: Path, port: int, env: dict[str, str] | None = None, use_port_flag: bool = True
+    model: Path,
+    port: int,
+    env: dict[str, str] | None = None,
+    use_port_flag: bool = True,
+    options: tuple[str, ...] = (),
 ) -> HandlerServer:
     """Start `serve` (not yet ready); ``env`` is added to this process's environment."""
     command = [sys.executable, "-m", "sagemaker_handler.cli", "serve", "--model", str(model)]
-    command += ["--host", "127.0.0.1"]
+    command += ["--host", "127.0.0.1", *options]
     if use_port_flag:
         command += ["--port", str(port)]
     return HandlerServer(
