@@ -134,3 +134,20 @@ def test_payload_over_6_mib_is_413_before_the_body_is_read(server: HandlerServer
         assert response.status == 413
         assert json.loads(response.read()) == {"error": "payload over 6 MB"}
         assert response.getheader("connection") == "close"
+
+
+def test_chunked_payload_over_6_mib_is_413(server: HandlerServer):
+    """No Content-Length to check beforehand: the server counts what it reads."""
+    chunk = b"x" * (1024 * 1024)
+    with socket.create_connection(("127.0.0.1", port_of(server)), timeout=30) as sock:
+        sock.sendall(
+            b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        for piece in [chunk] * 6 + [b"x"]:
+            sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+        sock.sendall(b"0\r\n\r\n")
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        assert response.status == 413
+        assert json.loads(response.read()) == {"error": "payload over 6 MB"}
