@@ -43,18 +43,21 @@ MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit
 class Limits:
     """What one `serve` process accepts. The defaults are the BYOC image's."""
 
-    # Open connections plus requests in progress; above it uvicorn answers 503 straight away.
-    # SageMaker's front end keeps a pool of connections per instance; 128 leaves it room.
+    # uvicorn's limit_concurrency: open connections (the one being served included) and
+    # requests in progress; at it, uvicorn answers 503 straight away instead of queueing. 128
+    # is far more than one process's CPU serves at once: it bounds memory and waiting, not speed.
     max_connections: int = 128
     # Threads running handler calls: the CPU-bound part, so about one per core.
     threads: int = max(1, min(8, os.cpu_count() or 1))
-    # Idle keep-alive connections are closed after this. Above the 60 s that SageMaker allows an
-    # invocation, so a connection its front end reuses is not closed under it.
+    # Idle keep-alive connections are closed after this. Long, so that this server is seldom the
+    # side closing a connection SageMaker's front end is about to reuse (that race fails the
+    # invocation); 75 s is nginx's default keepalive_timeout.
     keep_alive_seconds: float = 75.0
     # A body must arrive within this (408 otherwise); 6 MiB takes well under a second on a VPC.
     body_seconds: float = 30.0
-    # SIGTERM: stop accepting, finish in-flight requests for at most this, then exit. Below the
-    # 30 s that container runtimes usually give between SIGTERM and SIGKILL.
+    # SIGTERM: stop accepting, finish in-flight requests for at most this, then exit. SageMaker
+    # does not document its grace before SIGKILL; 25 s stays under ECS's default 30 s, and an
+    # invocation cannot outlast SageMaker's 60 s anyway.
     graceful_shutdown_seconds: float = 25.0
 
 
