@@ -151,3 +151,31 @@ def test_chunked_payload_over_6_mib_is_413(server: HandlerServer):
         response.begin()
         assert response.status == 413
         assert json.loads(response.read()) == {"error": "payload over 6 MB"}
+
+
+def test_a_stalled_request_head_is_408_and_closed():
+    """churn_core.http_protocol on the real uvicorn server (in a thread, short deadline): a
+    client that never finishes its head gives its place back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sagemaker_handler.handler import HandlerState
+    from sagemaker_handler.server import Limits, bind, make_server
+
+    sock = bind("127.0.0.1", 0)
+    port = sock.getsockname()[1]
+    with ThreadPoolExecutor(1) as executor:
+        server = make_server(HandlerState(), executor, Limits(header_seconds=0.5))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+                client.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                response = http.client.HTTPResponse(client)
+                response.begin()
+                assert response.status == 408
+                response.read()
+                assert client.recv(1) == b""  # closed by the server
+            assert ping(port) == 503  # still serving (the model was never loaded)
+        finally:
+            server.should_exit = True
+            thread.join(30)

@@ -4,7 +4,8 @@ GET /ping is 503 until model_fn has run, then 200; POST /invocations (and sagema
 /endpoints/<name>/invocations) is input_fn → predict_fn → output_fn. The handler calls are
 CPU-bound, so they run on a bounded thread pool and the event loop stays free to answer /ping
 during a long batch. uvicorn bounds the connections (``limit_concurrency``: above it a request is
-answered 503 at once instead of queueing without end) and drains in-flight requests on SIGTERM.
+answered 503 at once instead of queueing without end) and drains in-flight requests on SIGTERM;
+churn_core.http_protocol closes connections whose request head does not arrive in time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 
 import uvicorn
 
+from churn_core.http_protocol import configure as guarded_http
 from sagemaker_handler.handler import HandlerState, model_dir_from
 
 log = logging.getLogger("sagemaker_handler.server")
@@ -53,6 +55,10 @@ class Limits:
     # side closing a connection SageMaker's front end is about to reuse (that race fails the
     # invocation); 75 s is nginx's default keepalive_timeout.
     keep_alive_seconds: float = 75.0
+    # A request head must arrive within this and fit in max_header_bytes (408/431 and the
+    # connection closed otherwise): a stalled client does not hold a place under the limit.
+    header_seconds: float = 10.0
+    max_header_bytes: int = 64 * 1024
     # A body must arrive within this (408 otherwise); 6 MiB takes well under a second on a VPC.
     body_seconds: float = 30.0
     # SIGTERM: stop accepting, finish in-flight requests for at most this, then exit. SageMaker
@@ -155,7 +161,7 @@ def make_server(
     config = uvicorn.Config(
         create_app(state, executor, limits),
         loop="uvloop",
-        http="httptools",
+        http=guarded_http(limits.header_seconds, limits.max_header_bytes),
         lifespan="off",
         limit_concurrency=limits.max_connections,
         timeout_keep_alive=int(limits.keep_alive_seconds),
