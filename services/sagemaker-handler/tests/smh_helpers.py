@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -40,31 +41,36 @@ class HandlerServer(ServerProcess):
 
     def request(
         self, method: str, path: str, body: bytes | str | None = None, **headers: str
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, Message, bytes]:
+        """Status, headers (names case-insensitive, as in HTTP) and body."""
         data = body.encode() if isinstance(body, str) else body
         req = urllib.request.Request(self.url + path, data=data, method=method)
         for key, value in headers.items():
             req.add_header(key.replace("_", "-"), value)
         try:
             with urllib.request.urlopen(req, timeout=30) as response:
-                return response.status, dict(response.headers), response.read()
+                return response.status, response.headers, response.read()
         except urllib.error.HTTPError as err:
-            return err.code, dict(err.headers), err.read()
+            return err.code, err.headers, err.read()
 
     def invoke(
         self, body: Any, content_type: str = "application/json", **headers: str
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, Message, bytes]:
         if not isinstance(body, bytes | str):
             body = json.dumps(body)
         return self.request("POST", "/invocations", body, Content_Type=content_type, **headers)
 
 
 def start_serve(
-    model: Path, port: int, env: dict[str, str] | None = None, use_port_flag: bool = True
+    model: Path,
+    port: int,
+    env: dict[str, str] | None = None,
+    use_port_flag: bool = True,
+    options: tuple[str, ...] = (),
 ) -> HandlerServer:
     """Start `serve` (not yet ready); ``env`` is added to this process's environment."""
     command = [sys.executable, "-m", "sagemaker_handler.cli", "serve", "--model", str(model)]
-    command += ["--host", "127.0.0.1"]
+    command += ["--host", "127.0.0.1", *options]
     if use_port_flag:
         command += ["--port", str(port)]
     return HandlerServer(

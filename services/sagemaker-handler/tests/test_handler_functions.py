@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from churn_testing.strategies import customers_strategy
+from sagemaker_handler.handler import RequestContext, import_inference
 from sagemaker_handler.packaging import extract_tarball
-from sagemaker_handler.server import RequestContext, import_inference
 
 
 @pytest.fixture(scope="module")

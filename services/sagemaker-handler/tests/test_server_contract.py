@@ -6,14 +6,17 @@ import csv
 import io
 import json
 import tarfile
+import threading
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from churn_testing import free_port
-from sagemaker_handler.server import HandlerState, make_server
+from sagemaker_handler.handler import HandlerState
+from sagemaker_handler.server import Limits, bind, make_server
 
 from .smh_helpers import (
     BAD_CSV_CELLS,
@@ -215,23 +218,25 @@ def test_ping_is_503_until_model_fn_has_finished(tarball: Path, tmp_path: Path, 
     from sagemaker_handler.packaging import extract_tarball
 
     state = HandlerState()
-    server = make_server(state, "127.0.0.1", 0)
-    import threading
-
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
-        for path, data in (("/ping", None), ("/invocations", json.dumps(customers[0]).encode())):
-            request = urllib.request.Request(url + path, data=data)
-            with pytest.raises(urllib.error.HTTPError) as caught:
-                urllib.request.urlopen(request, timeout=5)
-            assert caught.value.code == 503
-        state.load(extract_tarball(tarball, tmp_path / "model"))
-        with urllib.request.urlopen(url + "/ping", timeout=5) as response:
-            assert response.status == 200
-    finally:
-        server.shutdown()
-        server.server_close()
+    sock = bind("127.0.0.1", 0)
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    with ThreadPoolExecutor(1) as executor:
+        server = make_server(state, executor, Limits())
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+        thread.start()
+        try:
+            one = json.dumps(customers[0]).encode()
+            for path, data in (("/ping", None), ("/invocations", one)):
+                request = urllib.request.Request(url + path, data=data)
+                with pytest.raises(urllib.error.HTTPError) as caught:
+                    urllib.request.urlopen(request, timeout=5)
+                assert caught.value.code == 503
+            state.load(extract_tarball(tarball, tmp_path / "model"))
+            with urllib.request.urlopen(url + "/ping", timeout=5) as response:
+                assert response.status == 200
+        finally:
+            server.should_exit = True
+            thread.join(10)
 
 
 def tampered_copy(tarball: Path, dest: Path, member: str = "model.txt") -> Path:
@@ -248,8 +253,8 @@ def tampered_copy(tarball: Path, dest: Path, member: str = "model.txt") -> Path:
 
 def test_tampered_tarball_is_refused_by_model_fn(tarball: Path, tmp_path: Path):
     from churn_core import BundleError
+    from sagemaker_handler.handler import import_inference
     from sagemaker_handler.packaging import extract_tarball
-    from sagemaker_handler.server import import_inference
 
     model_dir = extract_tarball(tampered_copy(tarball, tmp_path / "bad.tar.gz"), tmp_path / "m")
     inference = import_inference(model_dir)

@@ -71,9 +71,11 @@ def _package(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sagemaker_handler.server import serve
+    from sagemaker_handler.server import Limits, serve
 
-    return serve(args.model, args.host, args.port)
+    chosen = {"max_connections": args.max_connections, "threads": args.threads}
+    limits = Limits(**{name: value for name, value in chosen.items() if value is not None})
+    return serve(args.model, args.host, args.port, limits)
 
 
 def _run_aws(args: argparse.Namespace) -> int:

@@ -66,6 +66,14 @@ def build_parser(env: Settings | None = None) -> argparse.ArgumentParser:
     p.add_argument(
         "--port", type=int, default=env.port, help="default $SAGEMAKER_BIND_TO_PORT or 8080"
     )
+    p.add_argument(
+        "--max-connections", type=int, default=None,
+        help="open connections and requests in progress; above it, 503 at once (default 128)",
+    )  # fmt: skip
+    p.add_argument(
+        "--threads", type=int, default=None,
+        help="threads running input_fn/predict_fn/output_fn (default: cores, at most 8)",
+    )  # fmt: skip
 
     p = sub.add_parser("deploy", parents=[aws_opts, endpoint_opts], help="upload and deploy")
     p.add_argument("--model", required=True, type=Path, help="model.tar.gz from `package`")

@@ -1,15 +1,16 @@
-"""The SageMaker inference container contract, locally and as the BYOC image's entrypoint.
+"""The SageMaker container contract over HTTP: uvicorn (uvloop + httptools) serving handler.py.
 
-Like the AWS container: the tarball is extracted to a model directory, ``code/inference.py`` is
-imported from that directory by file path, model_fn runs once (/ping answers 503 until it has),
-then each POST /invocations is input_fn → predict_fn → output_fn. So this runs the same file, from
-the same tarball, that SageMaker will run.
+GET /ping is 503 until model_fn has run, then 200; POST /invocations (and sagemaker-runtime's
+/endpoints/<name>/invocations) is input_fn → predict_fn → output_fn. The handler calls are
+CPU-bound, so they run on a bounded thread pool and the event loop stays free to answer /ping
+during a long batch. uvicorn bounds the connections (``limit_concurrency``: above it a request is
+answered 503 at once instead of queueing without end) and drains in-flight requests on SIGTERM;
+churn_core.http_protocol closes connections whose request head does not arrive in time.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import inspect
+import asyncio
 import json
 import logging
 import os
@@ -18,210 +19,190 @@ import socket
 import sys
 import tempfile
 import threading
-import time
-from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from sagemaker_handler.packaging import CODE_DIR, extract_tarball, inference_source
+import uvicorn
+
+from churn_core.http_protocol import configure as guarded_http
+from sagemaker_handler.handler import HandlerState, model_dir_from
 
 log = logging.getLogger("sagemaker_handler.server")
 
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+App = Callable[[Scope, Receive, Send], Awaitable[None]]
+
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # SageMaker's InvokeEndpoint limit
-HANDLER_FUNCTIONS = ("model_fn", "input_fn", "predict_fn", "output_fn")
 
 
-def model_dir_from(path: str | Path, workdir: str | Path) -> Path:
-    """A directory as is (BYOC: SageMaker already extracted /opt/ml/model); a tarball extracted."""
-    path = Path(path)
-    if path.is_dir():
-        return path
-    if not path.is_file():
-        raise FileNotFoundError(f"model not found: {path}")
-    return extract_tarball(path, Path(workdir) / "model")
+@dataclass(frozen=True)
+class Limits:
+    """What one `serve` process accepts. The defaults are the BYOC image's."""
+
+    # uvicorn's limit_concurrency: open connections (the one being served included) and
+    # requests in progress; at it, uvicorn answers 503 straight away instead of queueing. 128
+    # is far more than one process's CPU serves at once: it bounds memory and waiting, not speed.
+    max_connections: int = 128
+    # Threads running handler calls: the CPU-bound part, so about one per core.
+    threads: int = max(1, min(8, os.cpu_count() or 1))
+    # Idle keep-alive connections are closed after this. Long, so that this server is seldom the
+    # side closing a connection SageMaker's front end is about to reuse (that race fails the
+    # invocation); 75 s is nginx's default keepalive_timeout.
+    keep_alive_seconds: float = 75.0
+    # A request head must arrive within this and fit in max_header_bytes (408/431 and the
+    # connection closed otherwise): a stalled client does not hold a place under the limit.
+    header_seconds: float = 10.0
+    max_header_bytes: int = 64 * 1024
+    # A body must arrive within this (408 otherwise); 6 MiB takes well under a second on a VPC.
+    body_seconds: float = 30.0
+    # SIGTERM: stop accepting, finish in-flight requests for at most this, then exit. SageMaker
+    # does not document its grace before SIGKILL; 25 s stays under ECS's default 30 s, and an
+    # invocation cannot outlast SageMaker's 60 s anyway.
+    graceful_shutdown_seconds: float = 25.0
 
 
-def import_inference(model_dir: Path) -> ModuleType:
-    script = model_dir / CODE_DIR / "inference.py"
-    if not script.is_file():
-        raise FileNotFoundError(f"{script} is missing: package the model with `package`")
-    spec = importlib.util.spec_from_file_location("inference", script)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {script}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as a real import would; dataclasses look themselves up there
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(spec.name, None)
-        raise
-    missing = [name for name in HANDLER_FUNCTIONS if not callable(getattr(module, name, None))]
-    if missing:
-        raise ImportError(f"{script} does not define {', '.join(missing)}")
-    return module
+def _is_invocation(path: str) -> bool:
+    # /endpoints/<name>/invocations is sagemaker-runtime's path: `test` can run against this
+    # server through boto3 with --endpoint-url.
+    parts = path.strip("/").split("/")
+    return path == "/invocations" or (
+        len(parts) == 3 and parts[0] == "endpoints" and parts[2] == "invocations"
+    )
 
 
-class _RequestProcessor:
-    def __init__(self, headers: dict[str, str]):
-        self._headers = headers
-
-    def get_request_properties(self) -> dict[str, str]:
-        return self._headers
-
-
-class RequestContext:
-    """The slice of the inference toolkit's Context that handler functions may read."""
-
-    def __init__(self, headers: dict[str, str]):
-        self.request_processor = [_RequestProcessor(headers)]
+async def _respond(
+    send: Send, status: int, body: bytes = b"", content_type: str = "", close: bool = False
+) -> None:
+    headers = [(b"content-length", str(len(body)).encode())]
+    if content_type:
+        headers.append((b"content-type", content_type.encode("latin-1")))
+    if close:  # uvicorn closes the connection after a response that says so
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
-def _call(fn: Any, *args: Any, context: RequestContext) -> Any:
-    # As the toolkit does: pass the context only to functions that take one more argument.
-    takes = len(inspect.signature(fn).parameters)
-    return fn(*args, context) if takes == len(args) + 1 else fn(*args)
+async def _error(send: Send, status: int, message: str, close: bool = False) -> None:
+    body = json.dumps({"error": message}).encode()
+    await _respond(send, status, body, "application/json", close)
 
 
-def refuse_foreign_code(model_dir: Path) -> None:
-    """Under a trust policy, run only this image's inference.py.
-
-    model.sig covers the bundle, not ``code/``: whoever can rewrite the tarball could replace
-    the verifier itself. With trusted keys configured, the tarball's code/inference.py must be
-    byte for byte the one installed here, or the model is refused before any of it runs.
-    """
-    from churn_core.signing import TRUST_ENV, SignatureError
-
-    if not os.environ.get(TRUST_ENV, "").strip():
-        return
-    script = model_dir / CODE_DIR / "inference.py"
-    if not script.is_file() or script.read_bytes() != inference_source():
-        raise SignatureError(f"{script} is not this image's inference code; refusing to run it")
+class _TooLarge(Exception):
+    pass
 
 
-@dataclass
-class HandlerState:
-    module: ModuleType | None = None
-    model: Any = None
-    ready: threading.Event = field(default_factory=threading.Event)
-    failed: str | None = None
-
-    def load(self, model_dir: Path) -> None:
-        started = time.perf_counter()
-        refuse_foreign_code(model_dir)
-        self.module = import_inference(model_dir)
-        self.model = self.module.model_fn(str(model_dir))
-        self.ready.set()
-        log.info("model_fn finished in %.2fs; ready", time.perf_counter() - started)
-
-    def invoke(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
-        if self.module is None:
-            raise RuntimeError("invoke() before load(): the handler module is not imported")
-        content_type = headers.get("content-type") or headers.get("contenttype") or ""
-        accept = headers.get("accept") or "application/json"
-        context = RequestContext(headers)
-        try:
-            data = _call(self.module.input_fn, body, content_type, context=context)
-            prediction = _call(self.module.predict_fn, data, self.model, context=context)
-            result = _call(self.module.output_fn, prediction, accept, context=context)
-        except Exception as exc:
-            status = getattr(exc, "status_code", None)
-            if isinstance(status, int) and 400 <= status < 500:
-                payload = exc.as_dict() if hasattr(exc, "as_dict") else {"error": str(exc)}
-                return status, json.dumps(payload).encode(), "application/json"
-            log.exception("invocation failed")  # the trace goes to the log, never to the client
-            return 500, b'{"error": "internal error"}', "application/json"
-        if isinstance(result, tuple):
-            response, response_type = result[0], result[1]
-        else:
-            response, response_type = result, accept
-        data = response.encode() if isinstance(response, str) else bytes(response)
-        return 200, data, response_type
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionResetError("client went away before its body was read")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:  # a chunked body has no Content-Length to check beforehand
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
-def _handler_class(state: HandlerState) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        server_version = "sagemaker-handler"
-        sys_version = ""
-        protocol_version = "HTTP/1.1"
+def create_app(state: HandlerState, executor: ThreadPoolExecutor, limits: Limits) -> App:
+    """The contract as a plain ASGI app: two routes do not need a framework."""
 
-        def setup(self) -> None:
-            super().setup()
-            # Headers and body are two writes: without this, Nagle + delayed ACK add ~40 ms
-            # to every keep-alive response.
-            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("%s %s", self.address_string(), format % args)
-
-        def _send(self, status: int, body: bytes = b"", content_type: str = "") -> None:
-            self.send_response(status)
-            if content_type:
-                self.send_header("Content-Type", content_type)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _error(self, status: HTTPStatus, message: str) -> None:
-            self._send(status, json.dumps({"error": message}).encode(), "application/json")
-
-        def do_GET(self) -> None:
-            if self.path.split("?", 1)[0] != "/ping":
-                return self._error(HTTPStatus.NOT_FOUND, "not found")
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"], scope["method"]
+        if method == "GET":
+            if path != "/ping":
+                return await _error(send, 404, "not found")
             if state.ready.is_set():
-                return self._send(HTTPStatus.OK)
-            self._error(HTTPStatus.SERVICE_UNAVAILABLE, state.failed or "model is loading")
+                return await _respond(send, 200)
+            return await _error(send, 503, state.failed or "model is loading")
+        if method != "POST":
+            return await _error(send, 405, "method not allowed")
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        length = headers.get("content-length", "")
+        if length.isdigit() and int(length) > MAX_PAYLOAD_BYTES:
+            return await _error(send, 413, "payload over 6 MB", close=True)
+        if not _is_invocation(path):
+            return await _error(send, 404, "not found")
+        if not state.ready.is_set():
+            return await _error(send, 503, "model is loading")
+        try:
+            async with asyncio.timeout(limits.body_seconds):
+                body = await _read_body(receive, MAX_PAYLOAD_BYTES)
+        except _TooLarge:
+            return await _error(send, 413, "payload over 6 MB", close=True)
+        except TimeoutError:
+            return await _error(send, 408, "request body not received in time", close=True)
+        except ConnectionResetError:
+            return None
+        loop = asyncio.get_running_loop()
+        status, data, content_type = await loop.run_in_executor(
+            executor, state.invoke, body, headers
+        )
+        await _respond(send, status, data, content_type)
 
-        def do_POST(self) -> None:
-            path = self.path.split("?", 1)[0]
-            # /endpoints/<name>/invocations is sagemaker-runtime's path: `test` can run
-            # against this server through boto3 with --endpoint-url.
-            parts = path.strip("/").split("/")
-            invocation = path == "/invocations" or (
-                len(parts) == 3 and parts[0] == "endpoints" and parts[2] == "invocations"
-            )
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_PAYLOAD_BYTES:
-                self.close_connection = True
-                return self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload over 6 MB")
-            body = self.rfile.read(length)
-            if not invocation:
-                return self._error(HTTPStatus.NOT_FOUND, "not found")
-            if not state.ready.is_set():
-                return self._error(HTTPStatus.SERVICE_UNAVAILABLE, "model is loading")
-            headers = {key.lower(): value for key, value in self.headers.items()}
-            self._send(*state.invoke(body, headers))
-
-    return Handler
-
-
-def make_server(state: HandlerState, host: str, port: int) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer((host, port), _handler_class(state))
-    server.daemon_threads = True
-    return server
+    return app
 
 
-def serve(model: str | Path, host: str, port: int) -> int:
+def make_server(
+    state: HandlerState, executor: ThreadPoolExecutor, limits: Limits
+) -> uvicorn.Server:
+    """A uvicorn server for ``state``; run it with ``server.run(sockets=[bound_socket])``."""
+    config = uvicorn.Config(
+        create_app(state, executor, limits),
+        loop="uvloop",
+        http=guarded_http(limits.header_seconds, limits.max_header_bytes),
+        lifespan="off",
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=int(limits.keep_alive_seconds),
+        timeout_graceful_shutdown=int(limits.graceful_shutdown_seconds),
+        server_header=False,
+        access_log=False,
+        log_config=None,  # the CLI's logging.basicConfig
+    )
+    return uvicorn.Server(config)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before the model loads so /ping can answer 503 meanwhile."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(model: str | Path, host: str, port: int, limits: Limits | None = None) -> int:
     """Bind first (so /ping can say 503 while loading), load, serve until SIGTERM/SIGINT.
 
     A model that fails to load (missing, tampered, not signed by a trusted key) does not stop the
     server: /ping keeps answering 503 with the reason, which is what SageMaker's health check and
     an operator see."""
+    limits = limits or Limits()
     state = HandlerState()
-    server = make_server(state, host, port)
-    log.info("listening on %s:%d", *server.server_address[:2])
-    stop = threading.Event()
+    sock = bind(host, port)
+    log.info("listening on %s:%d", *sock.getsockname()[:2])
+    # uvicorn re-raises the signal that stopped it once it has drained, under the handler that
+    # was there before it. A no-op handler makes that a clean exit 0, as SageMaker expects.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
 
-    def shutdown(*_: Any) -> None:
-        stop.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, shutdown)
-    signal.signal(signal.SIGINT, shutdown)
-
-    with tempfile.TemporaryDirectory(prefix="sagemaker-model-") as workdir:
+    with (
+        tempfile.TemporaryDirectory(prefix="sagemaker-model-") as workdir,
+        ThreadPoolExecutor(limits.threads, thread_name_prefix="handler") as executor,
+    ):
 
         def load() -> None:
             try:
@@ -232,6 +213,5 @@ def serve(model: str | Path, host: str, port: int) -> int:
                 print(f"model failed to load: {type(exc).__name__}: {exc}", file=sys.stderr)
 
         threading.Thread(target=load, name="model-loader", daemon=True).start()
-        server.serve_forever(poll_interval=0.2)
-        server.server_close()
+        make_server(state, executor, limits).run(sockets=[sock])
     return 0

@@ -159,7 +159,7 @@ def create_app_from_env() -> FastAPI:
 
     keep_optional_libraries_out()
     settings = Settings()
-    from serving_api.http_protocol import configure as guarded_http
+    from churn_core.http_protocol import configure as guarded_http
     from serving_api.logging import configure
 
     configure(settings.log_level)

@@ -133,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
-    from serving_api.http_protocol import configure as guarded_http
+    from churn_core.http_protocol import configure as guarded_http
 
     common: dict[str, Any] = {
         "http": guarded_http(settings.header_timeout_seconds, settings.max_header_bytes),

@@ -4,8 +4,11 @@ uvicorn (0.54) times out idle keep-alive connections but not a request whose hea
 completes: a client that connects and sends nothing, or trickles its headers a byte at a time,
 holds its connection for ever, and a head of any size is buffered. This protocol answers such a
 client 408 (head not complete within ``header_timeout`` seconds) or 431 (head larger than
-``max_header_bytes``) and closes the connection. The body's deadline is the app's (body.py),
-and idle keep-alives are uvicorn's ``timeout_keep_alive``.
+``max_header_bytes``) and closes the connection. The body's deadline is the app's, and idle
+keep-alives are uvicorn's ``timeout_keep_alive``.
+
+Used by both HTTP servers on uvicorn, serving-api and `sagemaker-handler serve`, hence here;
+it needs the ``http`` extra (uvicorn with httptools), which importing this module imports.
 
 The limits are class attributes, set by ``configure`` in each process before it serves: the
 CLI for one process, the app factory in each worker when there are several.
