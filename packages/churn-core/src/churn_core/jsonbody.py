@@ -14,14 +14,12 @@ only encoding RFC 8259 allows between systems). A request with no Content-Type a
 JSON, as on the SageMaker path: a client that names another type gets 415 instead of having
 its body guessed at.
 
-Python 3.10 compatible: this module ships inside the SageMaker tarball with the rest of the core
-(``read_limited`` with a timeout needs 3.11; the framework stack only parses).
+Python 3.10 compatible: this module ships inside the SageMaker tarball with the rest of the core.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -76,33 +74,32 @@ def check_json_content_type(header: str | bytes | None, *others: str) -> None:
             )
 
 
-class RequestBodyTimeout(RequestBodyError):
-    """The body did not arrive within the deadline (services answer 408)."""
+class ClientDisconnected(Exception):
+    """The client went away before its whole body was read (nobody to answer)."""
 
-    def __init__(self, seconds: float) -> None:
-        super().__init__(f"request body not received within {seconds:g} s")
-        self.seconds = seconds
+
+async def asgi_body_chunks(receive: Callable[[], Awaitable[Any]]) -> AsyncIterator[bytes]:
+    """The body chunks of an ASGI request, as ``read_limited`` takes them."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
 
 
 async def read_limited(
     chunks: AsyncIterator[bytes],
     content_length: str | bytes | None,
     limit: int,
-    timeout: float | None = None,
 ) -> bytes:
     """The whole body from an ASGI server's chunks, refused as soon as the declared or the
-    read size passes ``limit``, so an oversized body is never held in memory whole, or when it
-    has not all arrived within ``timeout`` seconds (a client trickling its body)."""
+    read size passes ``limit``, so an oversized body is never held in memory whole. (A body that
+    trickles in is cut off by the server: churn_core.http_protocol.)"""
     if content_length is not None and content_length.isdigit() and int(content_length) > limit:
         raise RequestBodyTooLarge(limit)
-    if timeout is None:
-        return await _collect(chunks, limit)
-    try:
-        # asyncio.timeout (3.11+; the services' Python) arms one timer, no extra task.
-        async with asyncio.timeout(timeout):
-            return await _collect(chunks, limit)
-    except TimeoutError:
-        raise RequestBodyTimeout(timeout) from None
+    return await _collect(chunks, limit)
 
 
 async def _collect(chunks: AsyncIterator[bytes], limit: int) -> bytes:

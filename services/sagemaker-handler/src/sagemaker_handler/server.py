@@ -5,7 +5,7 @@ GET /ping is 503 until model_fn has run, then 200; POST /invocations (and sagema
 CPU-bound, so they run on a bounded thread pool and the event loop stays free to answer /ping
 during a long batch. uvicorn bounds the connections (``limit_concurrency``: above it a request is
 answered 503 at once instead of queueing without end) and drains in-flight requests on SIGTERM;
-churn_core.http_protocol closes connections whose request head does not arrive in time.
+churn_core.http_protocol closes connections whose request head or body does not arrive in time.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import Any
 
 import uvicorn
 
+from churn_core import jsonbody
 from churn_core.http_protocol import configure as guarded_http
 from sagemaker_handler.handler import HandlerState, model_dir_from
 
@@ -93,26 +94,6 @@ async def _error(send: Send, status: int, message: str, close: bool = False) -> 
     await _respond(send, status, body, "application/json", close)
 
 
-class _TooLarge(Exception):
-    pass
-
-
-async def _read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ConnectionResetError("client went away before its body was read")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:  # a chunked body has no Content-Length to check beforehand
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
 def create_app(state: HandlerState, executor: ThreadPoolExecutor, limits: Limits) -> App:
     """The contract as a plain ASGI app: two routes do not need a framework."""
 
@@ -136,14 +117,12 @@ def create_app(state: HandlerState, executor: ThreadPoolExecutor, limits: Limits
             return await _error(send, 404, "not found")
         if not state.ready.is_set():
             return await _error(send, 503, "model is loading")
-        try:
-            async with asyncio.timeout(limits.body_seconds):
-                body = await _read_body(receive, MAX_PAYLOAD_BYTES)
-        except _TooLarge:
+        try:  # a chunked body has no Content-Length: its size is counted while it is read
+            chunks = jsonbody.asgi_body_chunks(receive)
+            body = await jsonbody.read_limited(chunks, None, MAX_PAYLOAD_BYTES)
+        except jsonbody.RequestBodyTooLarge:
             return await _error(send, 413, "payload over 6 MB", close=True)
-        except TimeoutError:
-            return await _error(send, 408, "request body not received in time", close=True)
-        except ConnectionResetError:
+        except jsonbody.ClientDisconnected:
             return None
         loop = asyncio.get_running_loop()
         status, data, content_type = await loop.run_in_executor(
@@ -161,7 +140,7 @@ def make_server(
     config = uvicorn.Config(
         create_app(state, executor, limits),
         loop="uvloop",
-        http=guarded_http(limits.header_seconds, limits.max_header_bytes),
+        http=guarded_http(limits.header_seconds, limits.max_header_bytes, limits.body_seconds),
         lifespan="off",
         limit_concurrency=limits.max_connections,
         timeout_keep_alive=int(limits.keep_alive_seconds),

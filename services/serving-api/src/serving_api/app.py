@@ -163,5 +163,7 @@ def create_app_from_env() -> FastAPI:
     from serving_api.logging import configure
 
     configure(settings.log_level)
-    guarded_http(settings.header_timeout_seconds, settings.max_header_bytes)  # this worker's
+    guarded_http(  # this worker's limits
+        settings.header_timeout_seconds, settings.max_header_bytes, settings.body_timeout_seconds
+    )
     return create_app(settings)

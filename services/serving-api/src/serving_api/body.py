@@ -1,8 +1,9 @@
 """Reading a JSON body without building per-request pydantic models.
 
 The media type check, the size limit and the strict parse are churn-core's (churn_core.jsonbody,
-the same on every serving path); this module turns their refusals into this API's 415, 413,
-408 and 400 answers.
+the same on every serving path); this module turns their refusals into this API's 415, 413
+and 400 answers. A body that does not arrive in time is the server's to refuse (408, from
+churn_core.http_protocol), before the app sees it.
 """
 
 from __future__ import annotations
@@ -11,23 +12,26 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from churn_core import jsonbody
 from serving_api.errors import ApiError
 
 
 async def read_json(request: Request) -> Any:
-    """The JSON body of a FastAPI route's request, within the app's size and time limits."""
+    """The JSON body of a FastAPI route's request, within the app's size limit."""
     check_content_type(request.headers.get("content-type"))
     return parse_json(await read_body(request))
 
 
 async def read_body(request: Request) -> bytes:
-    settings = request.app.state.settings
     length = request.headers.get("content-length")
-    return await read_limited(
-        request.stream(), length, settings.max_body_bytes, settings.body_timeout_seconds
-    )
+    try:
+        return await read_limited(
+            request.stream(), length, request.app.state.settings.max_body_bytes
+        )
+    except ClientDisconnect:  # e.g. cut off by the body deadline: nobody reads an answer
+        raise ApiError(400, "the client went away before its body was read") from None
 
 
 def check_content_type(header: str | bytes | None, *others: str) -> None:
@@ -42,17 +46,13 @@ async def read_limited(
     chunks: AsyncIterator[bytes],
     content_length: str | bytes | None,
     limit: int,
-    timeout: float | None,
 ) -> bytes:
     """The whole body (FastAPI routes pass Starlette's stream, the fast path its ASGI receive
-    loop), or 413 as soon as the declared or read size passes ``limit``, or 408 when it has not
-    all arrived within ``timeout`` seconds."""
+    loop), or 413 as soon as the declared or read size passes ``limit``."""
     try:
-        return await jsonbody.read_limited(chunks, content_length, limit, timeout)
+        return await jsonbody.read_limited(chunks, content_length, limit)
     except jsonbody.RequestBodyTooLarge as error:
         raise ApiError(413, str(error)) from None
-    except jsonbody.RequestBodyTimeout as error:
-        raise ApiError(408, str(error), {"Connection": "close"}) from None
 
 
 def parse_json(body: bytes) -> Any:

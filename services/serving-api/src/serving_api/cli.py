@@ -136,7 +136,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from churn_core.http_protocol import configure as guarded_http
 
     common: dict[str, Any] = {
-        "http": guarded_http(settings.header_timeout_seconds, settings.max_header_bytes),
+        "http": guarded_http(
+            settings.header_timeout_seconds,
+            settings.max_header_bytes,
+            settings.body_timeout_seconds,
+        ),
         "timeout_keep_alive": settings.keep_alive_seconds,
         "host": settings.host,
         "port": settings.port,

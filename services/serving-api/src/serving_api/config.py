@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     # Explained requests and batches over 32 rows in worker threads at once (memory bound).
     max_concurrent_batches: int = Field(2, ge=1, le=64)
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
-    # Slow and stalled clients (http_protocol.py, body.py): a request head must arrive within
+    # Slow and stalled clients (churn_core.http_protocol): a request head must arrive within
     # header_timeout_seconds and fit in max_header_bytes (else 408 / 431), its body within
     # body_timeout_seconds (else 408); an idle kept-alive connection is closed after
     # keep_alive_seconds. Behind a load balancer, keep-alive must outlast the balancer's own

@@ -9,12 +9,13 @@ same order (API key, query, readiness, body), same bodies and status codes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
+from churn_core.jsonbody import ClientDisconnected, asgi_body_chunks
 from serving_api.body import check_content_type, parse_json, read_limited
 from serving_api.config import Settings
 from serving_api.errors import ApiError, error_payload
@@ -26,10 +27,6 @@ Handler = Callable[[Any, bool], Awaitable[bytes]]
 
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
-
-
-class Disconnected(Exception):
-    pass
 
 
 def parse_explain(query_string: bytes) -> bool:
@@ -59,24 +56,14 @@ def parse_explain(query_string: bytes) -> bool:
     return explain
 
 
-async def _chunks(receive: Any) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise Disconnected
-        yield message.get("body", b"")
-        if not message.get("more_body", False):
-            return
-
-
-async def read_body(scope: dict[str, Any], receive: Any, limit: int, timeout: float) -> bytes:
+async def read_body(scope: dict[str, Any], receive: Any, limit: int) -> bytes:
     length = None
     for name, value in scope["headers"]:
         if name == b"content-length":
             length = value
         elif name == b"content-type":
             check_content_type(value)
-    return await read_limited(_chunks(receive), length, limit, timeout)
+    return await read_limited(asgi_body_chunks(receive), length, limit)
 
 
 async def send_json(send: Any, status: int, body: bytes, headers: dict[str, str] | None) -> None:
@@ -91,7 +78,6 @@ class FastPredict:
     def __init__(self, service: ModelService, settings: Settings) -> None:
         self.service = service
         self.body_limit = settings.max_body_bytes
-        self.body_timeout = settings.body_timeout_seconds
         key = settings.api_key.get_secret_value() if settings.api_key is not None else None
         self.api_key = key.encode() if key else None
         limit = settings.batch_limit
@@ -115,13 +101,13 @@ class FastPredict:
                 check_api_key(given, self.api_key)
             explain = parse_explain(scope["query_string"])
             self.service.require_ready()
-            raw = await read_body(scope, receive, self.body_limit, self.body_timeout)
+            raw = await read_body(scope, receive, self.body_limit)
             body = parse_json(raw)
             content = await handler(body, explain)
         except ApiError as exc:
             await send_json(send, exc.status, orjson.dumps(error_payload(exc)), exc.headers)
             return exc.status
-        except Disconnected:
+        except ClientDisconnected:
             return 0
         await send_json(send, 200, content, None)
         return 200
