@@ -10,28 +10,15 @@ the machine's load; the ratios are measured side by side in the same process.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from baseline import seed_pipeline
 
-from churn_testing.benchmarking import machine
-
-
-def p50_ms(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+from churn_testing.benchmarking import machine, p50_ms
 
 
 def main() -> None:

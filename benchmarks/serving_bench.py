@@ -23,12 +23,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from service import API_KEY, check_post, start_service, started, wait_ready
 from soak import soak
 
 from churn_testing import ServerProcess
+from churn_testing.benchmarking import machine, p50_ms
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
@@ -64,26 +63,6 @@ def ensure_bundle(model_dir: Path) -> None:
     )
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    load1 = os.getloadavg()[0]
-    return f"{os.cpu_count()} cores ({cpu}), Python {sys.version.split()[0]}, load avg {load1:.1f}"
-
-
-def p50_ms(run: Any, repeat: int) -> float:
-    run()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - started)
-    return sorted(times)[len(times) // 2] * 1e3
-
-
 def in_process(model_dir: Path) -> dict[str, float]:
     """p50 of Predictor.predict for 1,000 customers and for one explained customer."""
     from churn_core import Predictor
@@ -92,9 +71,9 @@ def in_process(model_dir: Path) -> dict[str, float]:
     batch = sample_customers(1_000, seed=SEED + 1)
     one = batch[:1]
     return {
-        "batch_1000_ms": p50_ms(lambda: predictor.predict(batch), 50),
-        "one_ms": p50_ms(lambda: predictor.predict(one), 2000),
-        "explain_one_ms": p50_ms(lambda: predictor.predict(one, explain=True), 300),
+        "batch_1000_ms": p50_ms(lambda: predictor.predict(batch), 50, warmup=1),
+        "one_ms": p50_ms(lambda: predictor.predict(one), 2000, warmup=1),
+        "explain_one_ms": p50_ms(lambda: predictor.predict(one, explain=True), 300, warmup=1),
     }
 
 

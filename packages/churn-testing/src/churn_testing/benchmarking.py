@@ -1,4 +1,4 @@
-"""What every benchmark script prints beside its figures: the machine, and percentiles."""
+"""What every benchmark script prints beside its figures: the machine, medians and percentiles."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import os
 import platform
 import statistics
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 
@@ -30,3 +31,15 @@ def machine() -> str:
 def percentile(samples: Sequence[float], q: float) -> float:
     """The q-th percentile (1..99) of the samples, interpolated between the nearest two."""
     return statistics.quantiles(samples, n=100, method="inclusive")[int(q) - 1]
+
+
+def p50_ms(fn: Callable[[], object], repeat: int, warmup: int = 3) -> float:
+    """Median wall time of ``fn`` in milliseconds over ``repeat`` calls, after ``warmup``."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
