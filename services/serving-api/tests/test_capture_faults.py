@@ -28,6 +28,7 @@ from churn_testing import ServerProcess
 
 from .conftest import CUSTOMER, start_server
 
+WRITTEN, DROPPED = "serving_capture_records_total", "serving_capture_dropped_total"
 FAILING = "capture writes failing"
 RESUMED = "capture writes resumed"
 
@@ -52,13 +53,17 @@ def volume(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=False)
 
 
-def metric(server: ServerProcess, name: str) -> float:
-    text = httpx.get(f"{server.url}/metrics", timeout=5).text
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith(name) and not line.startswith("#")
+def metrics(server: ServerProcess, *names: str) -> tuple[float, ...]:
+    """The value of each unlabelled metric in ``names``, all from one scrape."""
+    lines = httpx.get(f"{server.url}/metrics", timeout=5).text.splitlines()
+    return tuple(
+        sum(float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name + " "))
+        for name in names
     )
+
+
+def metric(server: ServerProcess, name: str) -> float:
+    return metrics(server, name)[0]
 
 
 def wait_metric(server: ServerProcess, name: str, at_least: float, timeout: float = 30.0) -> float:
@@ -67,20 +72,6 @@ def wait_metric(server: ServerProcess, name: str, at_least: float, timeout: floa
         assert time.monotonic() < deadline, f"{name} stayed at {value} (wanted {at_least})"
         time.sleep(0.1)
     return value
-
-
-def settled_counts(server: ServerProcess) -> tuple[float, float]:
-    """(written, dropped) capture records, read from one scrape."""
-    text = httpx.get(f"{server.url}/metrics", timeout=5).text
-
-    def value(name: str) -> float:
-        return sum(
-            float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines()
-            if line.startswith(name + " ")
-        )
-
-    return value("serving_capture_records_total"), value("serving_capture_dropped_total")
 
 
 def predict(server: ServerProcess, count: int) -> None:
@@ -121,7 +112,7 @@ def test_a_full_volume_drops_counts_and_recovers(volume: Path, bundle_dir: Path)
     try:
         predict(server, 300)
         deadline = time.monotonic() + 30
-        while (settled := settled_counts(server))[0] + settled[1] < 300:  # queue drained
+        while sum(settled := metrics(server, WRITTEN, DROPPED)) < 300:  # queue drained
             assert time.monotonic() < deadline, settled
             time.sleep(0.1)
         written, dropped = settled
@@ -130,8 +121,8 @@ def test_a_full_volume_drops_counts_and_recovers(volume: Path, bundle_dir: Path)
 
         filler.unlink()  # space comes back: writing resumes without a restart
         predict(server, 50)
-        wait_metric(server, "serving_capture_records_total", written + 50)
-        assert metric(server, "serving_capture_dropped_total") == dropped
+        wait_metric(server, WRITTEN, written + 50)
+        assert metric(server, DROPPED) == dropped
         assert httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200
     finally:
         server.stop()
@@ -152,13 +143,13 @@ def test_a_read_only_volume_serves_and_resumes_when_writable(
     server = serve(bundle_dir, capture)
     try:
         predict(server, 20)
-        wait_metric(server, "serving_capture_dropped_total", 20)
+        wait_metric(server, DROPPED, 20)
         assert httpx.get(f"{server.url}/readyz", timeout=5).status_code == 200
 
         result = mount("-o", "remount,rw", str(volume))
         assert result.returncode == 0, result.stderr
         predict(server, 30)
-        wait_metric(server, "serving_capture_records_total", 30)
+        wait_metric(server, WRITTEN, 30)
     finally:
         server.stop()
     said = messages(server.output())
