@@ -13,9 +13,10 @@ from churn_core.candidates import CATBOOST_PARAMS, CrossValidation, fit
 from churn_core.cli import main
 from churn_core.data import columns_of, generate, load
 from churn_core.explain import LeafTable
-from churn_core.features import build_matrix
+from churn_core.features import build_matrix, columns_from_records
 from churn_core.oblivious import lightgbm_threshold
-from churn_core.schema import LABEL
+from churn_core.schema import LABEL, validate_customers
+from churn_core.tree_tables import NotTabulable, TreeTables
 
 EXACT = 1e-12
 
@@ -155,3 +156,48 @@ def test_conversion_is_exact_on_the_real_data(real_data):
     booster = lgb.Booster(model_str=model.text)
     for rows in (matrix, boundary):
         assert np.max(np.abs(booster.predict(rows) - model.native_predict(rows))) <= EXACT
+
+
+def test_batch_tables_equal_the_booster_bit_for_bit(converted):
+    model, x_train, x_hold, boundary, _ = converted
+    booster = lgb.Booster(model_str=model.text)
+    tables = TreeTables.for_booster(booster, booster.dump_model(), x_hold[:50])
+    assert tables is not None and tables.n_trees == booster.num_trees()
+    wide = generate(20_000, seed=11)
+    for rows in (x_train, x_hold, boundary, build_matrix(columns_of(wide))):
+        assert np.array_equal(tables.probabilities(rows), booster.predict(rows))
+    assert tables.probabilities(x_hold[:0]).shape == (0,)
+
+
+def test_batch_tables_refuse_what_they_cannot_reproduce(converted):
+    model, _, x_hold, _, _ = converted
+    booster = lgb.Booster(model_str=model.text)
+    dump = booster.dump_model()
+    dump["tree_info"][3]["tree_structure"]["left_child"]["left_child"] = {"leaf_value": 0.25}
+    assert TreeTables.for_booster(booster, dump, x_hold) is None  # disagrees: booster kept
+    regression = {**booster.dump_model(), "objective": "regression"}
+    with pytest.raises(NotTabulable):
+        TreeTables(regression)
+    # A LightGBM model of 16-leaf trees has more distinct splits per tree than a table holds.
+    frame = generate(2_000, seed=2)
+    matrix, labels = build_matrix(columns_of(frame)), frame[LABEL].to_numpy()
+    data = lgb.Dataset(matrix, labels)
+    params = {"objective": "binary", "num_leaves": 31, "verbose": -1, "min_data_in_leaf": 5}
+    deep = lgb.train(params, data, num_boost_round=5)
+    assert TreeTables.for_booster(deep, deep.dump_model(), matrix[:10]) is None
+
+
+def test_predictor_batches_through_tables_and_falls_back_on_nan(tmp_path, customers):
+    from churn_core.training import train
+
+    out = train(tmp_path / "m", rows=3_000, seed=3, quick=True, families=("catboost",))
+    predictor = Predictor.from_bundle(out)
+    assert predictor.tables is not None
+    matrix = build_matrix(columns_of(generate(5_000, seed=4)))
+    assert np.array_equal(predictor.predict_proba_matrix(matrix), predictor.booster.predict(matrix))
+    batch = [p.churn_probability for p in predictor.predict(customers[:300])]
+    alone = [predictor.predict([c])[0].churn_probability for c in customers[:300]]
+    rows = build_matrix(columns_from_records(validate_customers(customers[:300])))
+    assert batch == alone == predictor.booster.predict(rows).tolist()
+    matrix[7, 0] = np.nan  # never from validated rows; LightGBM's own missing-value rule then
+    assert np.array_equal(predictor.predict_proba_matrix(matrix), predictor.booster.predict(matrix))
