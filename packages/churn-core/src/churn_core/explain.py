@@ -44,6 +44,8 @@ class LeafTable:
             self._walk(tree["tree_structure"], n_features, lows, highs, values)
         self.lo = np.array(lows)
         self.hi = np.array(highs)
+        self._lo_by_feature = np.ascontiguousarray(self.lo.T)
+        self._hi_by_feature = np.ascontiguousarray(self.hi.T)
         self.value = np.array(values)
         self.n_features = n_features
 
@@ -68,17 +70,47 @@ class LeafTable:
 
     def masks(self, x: np.ndarray) -> np.ndarray:
         """(rows, leaves) int64: bit j set where row satisfies the leaf's interval on feature j."""
-        bits = np.int64(1) << np.arange(self.n_features, dtype=np.int64)
+        # Feature-major bounds: each comparison runs along all leaves at once (~35 % faster
+        # than along a row's 14 features), and the bit sums are exact in float64.
+        lo, hi = self._lo_by_feature, self._hi_by_feature
+        bits = np.ldexp(1.0, np.arange(self.n_features))
         out = np.empty((x.shape[0], self.value.size), dtype=np.int64)
         for r in range(x.shape[0]):
-            inside = (x[r] > self.lo) & (x[r] <= self.hi)
-            out[r] = inside @ bits
+            column = x[r][:, None]
+            inside = column > lo
+            inside &= column <= hi
+            out[r] = bits @ inside
         return out
 
     def raw_score(self, masks: np.ndarray) -> np.ndarray:
         full = (1 << self.n_features) - 1
         # A row-wise sum, not a BLAS product: the same bits for a row alone or in any batch.
         return np.where(masks == full, self.value, 0.0).sum(axis=1)
+
+
+def _member_bytes(member_row: np.ndarray, item_count: np.ndarray, n_rows: int) -> np.ndarray:
+    """(items, ⌈n_rows/8⌉) indices into ``_subset_sums``' flat table: byte g of an item says
+    which of background rows 8g…8g+7 are its members."""
+    n_groups = -(-n_rows // 8)
+    item_of = np.repeat(np.arange(item_count.size), item_count)
+    codes = np.zeros((item_count.size, n_groups), dtype=np.intp)
+    np.bitwise_or.at(codes, (item_of, member_row // 8), 1 << (member_row % 8))
+    return codes + 256 * np.arange(n_groups)
+
+
+def _subset_sums(values: np.ndarray) -> np.ndarray:
+    """(⌈n/8⌉, 256): entry [g, m] is the sum of values 8g+j over the bits j set in m.
+
+    Summing a member set through these tables costs one lookup per byte; gathering the
+    members one by one cost ~0.45 ms per explained customer with the real-data model (60,000
+    member rows of the items a customer can reach)."""
+    padded = np.zeros(-(-values.size // 8) * 8)
+    padded[: values.size] = values
+    by_group = padded.reshape(-1, 8)
+    sums = np.zeros((by_group.shape[0], 1))
+    for bit in range(8):
+        sums = np.concatenate([sums, sums + by_group[:, bit : bit + 1]], axis=1)
+    return sums
 
 
 def _weight_tables(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -125,11 +157,16 @@ class TreeExplainer:
         new_item = np.ones(order.size, dtype=bool)
         new_item[1:] = (leaf_sorted[1:] != leaf_sorted[:-1]) | (mask_sorted[1:] != mask_sorted[:-1])
         self.item_start = np.flatnonzero(new_item)
-        self.item_count = np.diff(np.append(self.item_start, order.size))
+        item_count = np.diff(np.append(self.item_start, order.size))
         self.item_leaf = leaf_sorted[self.item_start]
         self.item_mask = mask_sorted[self.item_start]
         self.item_value = self.leaves.value[self.item_leaf]
-        self.member_row = row_of[order]
+        # Items share member sets (the real-data model: 24,045 items, 1,836 sets): each set's
+        # weight is summed once per customer, then read by its items.
+        member_bytes = _member_bytes(row_of[order], item_count, n_bg)
+        sets, self.item_set = np.unique(member_bytes, axis=0, return_inverse=True)
+        self.item_set = self.item_set.ravel()
+        self.set_members = np.ascontiguousarray(sets.T)  # (bytes, sets)
 
     def shap_values(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(contributions over raw features (rows x 10), probabilities) for a model matrix."""
@@ -161,10 +198,9 @@ class TreeExplainer:
         secant = np.where(
             same, prob * (1 - prob), (prob - self.bg_prob) / np.where(same, 1.0, diff)
         )
-        counts = self.item_count[useful]
-        ends = np.cumsum(counts)
-        members = np.repeat(self.item_start[useful] - (ends - counts), counts) + np.arange(ends[-1])
-        weight = np.add.reduceat(secant[self.member_row[members]], ends - counts)
+        # Σ secant over each member set: one subset-sum lookup per byte of members.
+        set_weight = _subset_sums(secant).ravel()[self.set_members].sum(axis=0)
+        weight = set_weight[self.item_set[useful]]
         scale = self.item_value[useful] * weight / self.n_background
         size = 1 << self.leaves.n_features
         totals = np.bincount(only_x, weights=scale * self.w_a[cell], minlength=size) - np.bincount(
