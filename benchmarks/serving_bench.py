@@ -36,7 +36,7 @@ from service import API_KEY, check_post, start_service, started, wait_ready
 from soak import soak
 
 from churn_testing import ServerProcess
-from churn_testing.benchmarking import machine, p50_ms
+from churn_testing.benchmarking import machine, p50_ms, process_tree_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
@@ -83,28 +83,45 @@ class Run:
     def __init__(self, duration: float) -> None:
         self.duration = duration
         self.results: dict[str, list[Result]] = {}
+        self.cpu_us: dict[str, list[float]] = {}  # server CPU per request, per measurement
 
     def measure(
-        self, key: str, url: str, bodies: list[bytes], c: int, headers: dict[str, str] | None
+        self,
+        key: str,
+        url: str,
+        bodies: list[bytes],
+        c: int,
+        headers: dict[str, str] | None,
+        pid: int | None = None,
     ) -> Result:
         if key not in self.results:
             check_post(url, bodies[0], headers)
             load(url, bodies, c, 2, headers)  # warm
+        cpu_before = process_tree_cpu_seconds(pid) if pid else 0.0
         result = load(url, bodies, c, self.duration, headers)
+        if pid and result.requests:
+            cpu = process_tree_cpu_seconds(pid) - cpu_before
+            self.cpu_us.setdefault(key, []).append(cpu / result.requests * 1e6)
         self.results.setdefault(key, []).append(result)
+        cpu_note = f"  server CPU {self.cpu_us[key][-1]:6.1f} µs/req" if key in self.cpu_us else ""
         print(
             f"  {key:40} p50 {result.p50_ms:8.3f} ms  p95 {result.p95_ms:8.3f} ms "
-            f"{result.rps:10.1f} req/s  errors {result.errors}",
+            f"{result.rps:10.1f} req/s  errors {result.errors}{cpu_note}",
             flush=True,
         )
         return result
+
+    def median_cpu_us(self, key: str) -> float | None:
+        values = sorted(self.cpu_us.get(key, []))
+        return values[len(values) // 2] if values else None
 
     def median(self, key: str, attr: str) -> float | None:
         values = sorted(getattr(r, attr) for r in self.results.get(key, []))
         return values[len(values) // 2] if values else None
 
 
-Target = tuple[str, str, list[bytes], dict[str, str] | None]  # name, url, bodies, headers
+# name, url, bodies, headers, server pid (for its CPU per request)
+Target = tuple[str, str, list[bytes], dict[str, str] | None, int]
 
 
 def head_to_head(run: Run, targets: list[Target], concurrency: tuple[int, ...], rounds: int):
@@ -112,8 +129,8 @@ def head_to_head(run: Run, targets: list[Target], concurrency: tuple[int, ...], 
     then falls on every server alike, and the medians compare like with like."""
     for _ in range(rounds):
         for c in concurrency:
-            for name, url, bodies, headers in targets:
-                run.measure(f"{name} c={c}", url, bodies, c, headers)
+            for name, url, bodies, headers, pid in targets:
+                run.measure(f"{name} c={c}", url, bodies, c, headers, pid)
 
 
 def mlserver_target(args: argparse.Namespace, workdir: Path) -> tuple[ServerProcess, Target] | None:
@@ -131,7 +148,7 @@ def mlserver_target(args: argparse.Namespace, workdir: Path) -> tuple[ServerProc
         print(f"MLServer comparator skipped: {str(error)[-600:]}")
         return None
     url = f"{process.url}/v2/models/{comparators.MLSERVER_MODEL}/infer"
-    return process, ("mlserver /v2/models/churn/infer", url, v2, None)
+    return process, ("mlserver /v2/models/churn/infer", url, v2, None, process.pid)
 
 
 def measure_all(args: argparse.Namespace, bodies: list[bytes]) -> tuple[Run, float]:
@@ -147,8 +164,8 @@ def measure_all(args: argparse.Namespace, bodies: list[bytes]) -> tuple[Run, flo
         noop = started(comparators.start_noop(__file__))
         processes.append(noop)
         targets: list[Target] = [
-            ("noop /predict", f"{noop.url}/predict", bodies, None),
-            ("serving-api /predict", f"{service.url}/predict", bodies, API_KEY),
+            ("noop /predict", f"{noop.url}/predict", bodies, None, noop.pid),
+            ("serving-api /predict", f"{service.url}/predict", bodies, API_KEY, service.pid),
         ]
         if (ml := mlserver_target(args, workdir)) is not None:
             processes.append(ml[0])
@@ -158,14 +175,14 @@ def measure_all(args: argparse.Namespace, bodies: list[bytes]) -> tuple[Run, flo
         for route, route_bodies in (("/predict?explain=true", bodies), ("/predict/batch", batch)):
             for _ in range(args.rounds):
                 key = f"serving-api {route} c=1"
-                run.measure(key, f"{service.url}{route}", route_bodies, 1, API_KEY)
+                run.measure(key, f"{service.url}{route}", route_bodies, 1, API_KEY, service.pid)
         for process in processes[1:]:
             process.stop(60)
         two = started(start_service(args.model_dir, captures[1], workers=2))
         processes.append(two)
         workers: list[Target] = [
-            ("serving-api /predict", f"{service.url}/predict", bodies, API_KEY),
-            ("serving-api-2w /predict", f"{two.url}/predict", bodies, API_KEY),
+            ("serving-api /predict", f"{service.url}/predict", bodies, API_KEY, service.pid),
+            ("serving-api-2w /predict", f"{two.url}/predict", bodies, API_KEY, two.pid),
         ]
         head_to_head(run, workers, (16,), args.rounds)
     finally:
@@ -177,7 +194,7 @@ def measure_all(args: argparse.Namespace, bodies: list[bytes]) -> tuple[Run, flo
         print("training the seed-style stacking model …", flush=True)
         seed = started(comparators.start_baseline(__file__, args.baseline_rows), 1800)
         try:
-            plan = [("seed /predict", f"{seed.url}/predict", bodies, None)]
+            plan: list[Target] = [("seed /predict", f"{seed.url}/predict", bodies, None, seed.pid)]
             head_to_head(run, plan, (1, 8), 1)
         finally:
             seed.stop(60)
@@ -210,6 +227,14 @@ def report(run: Run, core: dict[str, float], ready_s: float) -> dict[str, bool]:
     print()
     for name, value in figures.items():
         print(f"  {name:45} {'skipped' if value is None else f'{value:.2f}'}")
+    # Where a request's CPU goes: the no-op's is the HTTP stack's; the rest is the app's.
+    ours = run.median_cpu_us("serving-api /predict c=8")
+    stack = run.median_cpu_us("noop /predict c=8")
+    if ours and stack:
+        print(
+            f"  server CPU per /predict at c=8: serving-api {ours:.0f} µs, no-op {stack:.0f} µs "
+            f"(the HTTP stack's share of ours: {stack / ours:.0%})"
+        )
     print(
         f"  in process: batch of 1,000 p50 {core['batch_1000_ms']:.2f} ms · one customer "
         f"{core['one_ms'] * 1e3:.1f} µs · one explained {core['explain_one_ms']:.3f} ms"
