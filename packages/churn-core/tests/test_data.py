@@ -8,7 +8,9 @@ from churn_core.data import (
     all_valid,
     frame_schema,
     generate,
+    iter_chunks,
     load,
+    read_file,
     split_valid,
     write_frame,
 )
@@ -153,3 +155,17 @@ def test_split_valid_keeps_the_other_rows_when_some_are_bad() -> None:
     assert [(f["row"], f["field"]) for f in failures] == [(4, "Age"), (151, "Age")]
     keep = ~frame.index.isin([3, 150])
     pd.testing.assert_frame_equal(valid, frame_schema().validate(frame[keep]))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".jsonl"])
+def test_read_file_is_the_chunks_joined(tmp_path, suffix: str) -> None:
+    frame = generate(2_500, seed=4)
+    frame.insert(0, "CustomerId", range(2_500))
+    frame.insert(0, "Surname", "x")
+    path = tmp_path / f"data{suffix}"
+    if suffix == ".parquet":  # several row groups, and an index stored as a column
+        frame.set_axis(range(5, 2_505)).to_parquet(path, index=True, row_group_size=1_000)
+    else:
+        write_frame(frame, path)
+    joined = pd.concat(list(iter_chunks(path, chunk_rows=1_000)), ignore_index=True)
+    pd.testing.assert_frame_equal(read_file(path), joined)

@@ -262,7 +262,32 @@ def iter_chunks(path: str | Path, chunk_rows: int = 100_000) -> Iterator[pd.Data
     else:
         chunks = _jsonl_chunks(path, chunk_rows)
     for chunk in chunks:
-        yield chunk.drop(columns=[c for c in IDENTIFIERS if c in chunk.columns])
+        identifiers = [c for c in IDENTIFIERS if c in chunk.columns]
+        # drop() copies every column even when it drops none: only call it when it drops some.
+        yield chunk.drop(columns=identifiers) if identifiers else chunk
+
+
+def read_file(path: str | Path) -> pd.DataFrame:
+    """A whole CSV, Parquet or JSON-lines file as one raw (unvalidated) frame, identifiers
+    dropped, indexed 0..n-1: ``iter_chunks``' chunks joined. A Parquet file is read in one
+    piece without its identifier columns, and a file of one chunk is not concatenated: each
+    would copy every column once more (a million rows: ~90 MB of fresh memory per copy)."""
+    import pandas as pd
+
+    path = Path(path)
+    if file_format(path) == "parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.read_schema(path).names
+        table = pq.read_table(path, columns=[n for n in names if n not in IDENTIFIERS])
+        frames = [table.to_pandas()] if table.num_rows else []
+    else:
+        frames = list(iter_chunks(path, chunk_rows=1_000_000))
+    if len(frames) != 1:
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame = frames[0]
+    frame.index = pd.RangeIndex(len(frame))
+    return frame
 
 
 def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
@@ -285,10 +310,7 @@ def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 def load(path: str | Path, label: bool | None = None) -> pd.DataFrame:
     """Load and validate a whole file. ``label=None`` keeps ``Exited`` when the file has it."""
-    import pandas as pd
-
-    frames = list(iter_chunks(path, chunk_rows=1_000_000))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame = read_file(path)
     with_label = LABEL in frame.columns if label is None else label
     return validate_frame(frame, label=with_label, source=str(path))
 
