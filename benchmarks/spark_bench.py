@@ -1,29 +1,66 @@
-"""Spark scoring and drift at local[1] and local[2] against the single process, in one run.
+"""Spark scoring and drift at local[1] and local[2] against the single process, each measurement
+pinned to a stated number of cores, in one run.
 
-    uv run python benchmarks/spark_bench.py [--rows 5000000] [--model-dir DIR]
+    uv run python benchmarks/spark_bench.py [--rows 3000000] [--model-dir DIR]
 
-Writes ROWS generated customers as Parquet, then times, on the same file and machine:
-``churn-core score`` and ``churn-core drift`` (single process, whole command), and the Spark
-engine's ``score`` (read Parquet, score, write Parquet) and ``drift`` (against the bundle's
-reference) at local[1] and local[2], each in a fresh JVM, after a warm-up on 10,000 rows so the
-session start and the workers' first load are not counted. Prints rows/s and the ratios the
-docs quote: per-core Spark / single process, and local[2] / local[1]. The machine is shared
-and noisy: read the ratios, measured side by side, more than the absolute figures.
+Why pinned: Spark ``local[N]`` runs N Python workers, but also a JVM that reads Parquet,
+converts rows to Arrow and writes the output, on whatever cores are free. Left unpinned on a
+2-core machine, ``local[1]`` already keeps both cores busy, so neither "throughput per core"
+nor "``local[2]`` / ``local[1]``" can be read from it. Here every measurement runs with its CPU
+affinity (Linux ``sched_setaffinity``, which child processes inherit: the CLI, the JVM and its
+Python workers) set to a defined number of cores:
+
+- the single process (``churn-core score`` and ``churn-core drift``, whole commands) on 1 core;
+- Spark ``local[1]`` on 1 core, ``local[2]`` on 2 cores, each in a fresh JVM, after a warm-up on
+  10,000 rows so that the session start and the workers' first load are not counted.
+
+It prints rows/s and the two ratios the Spark goals are stated in:
+
+- per core = ``local[1]`` on 1 core / single process on 1 core (goal >= 0.70);
+- scaling = ``local[2]`` on 2 cores / ``local[1]`` on 1 core (goal >= 1.7).
+
+The single process's rows/s are given for the whole command and net of its start-up (the same
+command on the 10,000 warm-up rows: process start, imports, bundle load), since Spark's exclude
+theirs; the per-core ratio is printed against both. The machine is shared and noisy: read the
+ratios, measured side by side, more than the absolute figures. ``local[1]`` also times a
+mapInPandas that returns its batches unchanged between the same Parquet read and write: the
+JVM's share of scoring and the Arrow round trip, which bounds the per-core ratio from above
+whatever the Python side does. The default of 3,000,000 rows keeps a run at about 6 minutes
+on the 2-core dev VM.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from churn_testing.benchmarking import machine
 
 CLI = [sys.executable, "-m", "churn_core.cli"]
+WARM_ROWS = 10_000
+
+
+@contextmanager
+def pinned(cores: int) -> Iterator[set[int]]:
+    """Run what starts inside on ``cores`` of this process's CPUs (children inherit it)."""
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < cores:
+        raise SystemExit(f"needs {cores} cores, this process may use {len(allowed)}")
+    chosen = set(sorted(allowed)[:cores])
+    os.sched_setaffinity(0, chosen)
+    try:
+        yield chosen
+    finally:
+        os.sched_setaffinity(0, allowed)
 
 
 def single_process(command: list[str]) -> float:
@@ -34,8 +71,28 @@ def single_process(command: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def single_timings(bundle: str, data: Path, work: Path) -> dict[str, float]:
+    """Whole-command seconds of score and drift over ``data``; ``*_start_s``: the same command
+    over the first WARM_ROWS rows."""
+    out: dict[str, float] = {}
+    for name, rows in (("", data), ("_start", work / "warm.parquet")):
+        out[f"score{name}_s"] = single_process(
+            ["score", "--model-dir", bundle, "--data", str(rows), "--out", str(work / "s.parquet")]
+        )
+        out[f"drift{name}_s"] = single_process(
+            ["drift", "--reference", bundle, "--current", str(rows), "--json", str(work / "d.json")]
+        )
+    return out
+
+
+def _pass_through(batches: Iterator[Any]) -> Iterator[Any]:
+    yield from batches
+
+
 def spark_timings(master: str, bundle: str, data: str, work: str) -> dict[str, float]:
-    """Run in a child process: one SparkSession at ``master``, warm, then timed."""
+    """Run in a child process: one SparkSession at ``master``, warm, then timed. ``floor_s``:
+    the same read and write around a mapInPandas that returns its batches as they came, the
+    part of scoring that no change to churn-core's Python can remove."""
     from churn_core.drift import read_reference
     from churn_core.spark.drift import spark_compare
     from churn_core.spark.io import read_frame, write_frame
@@ -48,9 +105,15 @@ def spark_timings(master: str, bundle: str, data: str, work: str) -> dict[str, f
     session_s = time.perf_counter() - started
     try:
         reference = read_reference(bundle)
-        warm = read_frame(spark, data).limit(10_000)
+        warm = read_frame(spark, data).limit(WARM_ROWS)
         write_frame(score_frame(warm, bundle).scored, f"{work}/warm-{master}.parquet")
         spark_compare(reference, warm)
+        source = read_frame(spark, data)
+        passed = source.mapInPandas(_pass_through, schema=source.schema)
+        write_frame(passed.limit(WARM_ROWS), f"{work}/warm-floor-{master}.parquet")
+        started = time.perf_counter()
+        write_frame(passed, f"{work}/floor.parquet")
+        floor_s = time.perf_counter() - started
         started = time.perf_counter()
         write_frame(score_frame(read_frame(spark, data), bundle).scored, f"{work}/out.parquet")
         score_s = time.perf_counter() - started
@@ -59,12 +122,12 @@ def spark_timings(master: str, bundle: str, data: str, work: str) -> dict[str, f
         drift_s = time.perf_counter() - started
     finally:
         spark.stop()
-    return {"session_s": session_s, "score_s": score_s, "drift_s": drift_s}
+    return {"session_s": session_s, "floor_s": floor_s, "score_s": score_s, "drift_s": drift_s}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--rows", type=int, default=3_000_000)
     parser.add_argument("--model-dir", help="a bundle (default: train a quick one)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -75,7 +138,7 @@ def main() -> None:
     from churn_core.data import generate
 
     work = Path(tempfile.mkdtemp(prefix="spark-bench-"))
-    print(f"machine: {machine()}", flush=True)
+    print(f"machine: {machine()}; CPUs allowed: {sorted(os.sched_getaffinity(0))}", flush=True)
     if args.model_dir:
         bundle = args.model_dir
     else:
@@ -83,38 +146,59 @@ def main() -> None:
 
         bundle = str(quick_bundle())
     data = work / "customers.parquet"
+    frame = generate(args.rows, seed=3)
     # Parquet row groups of 500,000 rows: the splits Spark reads in parallel.
-    generate(args.rows, seed=3).to_parquet(data, index=False, row_group_size=500_000)
+    frame.to_parquet(data, index=False, row_group_size=500_000)
+    frame.head(WARM_ROWS).to_parquet(work / "warm.parquet", index=False)
+    del frame
     print(f"{args.rows:,} rows in {data}", flush=True)
 
     results: dict[str, dict[str, float]] = {}
-    score_cmd = ["score", "--model-dir", bundle, "--data", str(data)]
-    results["single"] = {
-        "score_s": single_process([*score_cmd, "--out", str(work / "single.parquet")]),
-        "drift_s": single_process(
-            ["drift", "--reference", bundle, "--current", str(data), "--json", str(work / "d.json")]
-        ),
-    }
-    print(f"single process: {results['single']}", flush=True)
-    for master in ("local[1]", "local[2]"):
+    with pinned(1) as cores:
+        results["single"] = single_timings(bundle, data, work)
+    print(f"single process on CPUs {sorted(cores)}: {results['single']}", flush=True)
+    for master, count in (("local[1]", 1), ("local[2]", 2)):
         child = [sys.executable, __file__, "--child", master, bundle, str(data), str(work)]
-        done = subprocess.run(child, capture_output=True, text=True, check=True)
+        with pinned(count) as cores:
+            done = subprocess.run(child, capture_output=True, text=True, check=True)
         results[master] = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{master}: {results[master]}", flush=True)
+        print(f"{master} on CPUs {sorted(cores)}: {results[master]}", flush=True)
 
+    single = results["single"]
+    rates = {
+        "single process, 1 core (whole command)": {
+            what: args.rows / single[f"{what}_s"] for what in ("score", "drift")
+        },
+        "single process, 1 core (net of start-up)": {
+            what: (args.rows - WARM_ROWS) / (single[f"{what}_s"] - single[f"{what}_start_s"])
+            for what in ("score", "drift")
+        },
+        "Spark local[1], 1 core": {
+            what: args.rows / results["local[1]"][f"{what}_s"] for what in ("score", "drift")
+        },
+        "Spark local[2], 2 cores": {
+            what: args.rows / results["local[2]"][f"{what}_s"] for what in ("score", "drift")
+        },
+    }
+    floor = args.rows / results["local[1]"]["floor_s"]
     print(f"\n| engine | score rows/s | drift rows/s |  ({args.rows:,} rows, Parquet)")
     print("|---|---:|---:|")
-    for name, timing in results.items():
-        score, drift = args.rows / timing["score_s"], args.rows / timing["drift_s"]
-        print(f"| {name} | {score:,.0f} | {drift:,.0f} |")
-    single, one, two = results["single"], results["local[1]"], results["local[2]"]
+    for name, rate in rates.items():
+        print(f"| {name} | {rate['score']:,.0f} | {rate['drift']:,.0f} |")
+    print(f"| Spark local[1], 1 core, pass-through (no scoring) | {floor:,.0f} | |")
+    whole, net = list(rates.values())[:2]
+    one, two = rates["Spark local[1], 1 core"], rates["Spark local[2], 2 cores"]
     for what in ("score", "drift"):
-        per_core = single[f"{what}_s"] / one[f"{what}_s"]
-        scaling = one[f"{what}_s"] / two[f"{what}_s"]
         print(
-            f"{what}: local[1] / single process = {per_core:.2f}; local[2] / local[1] = "
-            f"{scaling:.2f}x"
+            f"{what}: per core (local[1] on 1 core / single process on 1 core) = "
+            f"{one[what] / net[what]:.2f} net of start-up, {one[what] / whole[what]:.2f} whole "
+            f"command; scaling (local[2] on 2 cores / local[1] on 1 core) = "
+            f"{two[what] / one[what]:.2f}x"
         )
+    print(
+        f"score: the pass-through alone / single process on 1 core (net of start-up) = "
+        f"{floor / net['score']:.2f}, the most the per-core ratio of scoring can reach here"
+    )
 
 
 if __name__ == "__main__":

@@ -90,6 +90,24 @@ def test_invalid_rows_are_counted_as_data_quality(tmp_path):
     assert report["current"]["rows"] == 950
 
 
+def test_clean_rows_are_compared_without_importing_pandera(tmp_path):
+    """pandera (and pyspark.pandas, which it imports when pyspark is installed) takes a second or
+    more to import on a cold start; drift needs it only to name the failures of bad rows."""
+    import subprocess
+    import sys
+
+    write_frame(generate(2_000, seed=1), tmp_path / "ref.parquet")
+    write_frame(generate(1_000, seed=2), tmp_path / "cur.parquet")
+    args = ["drift", "--reference", str(tmp_path / "ref.parquet")]
+    args += ["--current", str(tmp_path / "cur.parquet"), "--json", str(tmp_path / "d.json")]
+    code = (
+        "import sys; from churn_core.cli import main; "
+        f"code = main({args!r}); print(code, 'pandera' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "False"]
+
+
 def _capture_lines(frame, start="2026-11-20T10:00:00+00:00"):
     from datetime import datetime, timedelta
 

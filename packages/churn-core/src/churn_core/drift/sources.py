@@ -12,7 +12,7 @@ import numpy as np
 
 from churn_core.bundle import REFERENCE_FILE, read_verified
 from churn_core.capture import read_capture_lines
-from churn_core.data import DataValidationError, file_format, iter_chunks
+from churn_core.data import DataValidationError, file_format, read_file
 from churn_core.signing import check_bundle
 
 if TYPE_CHECKING:
@@ -62,8 +62,12 @@ def read_current(
             torn += torn_here
             frames.append(pd.DataFrame(rows))
         else:
-            frames.extend(iter_chunks(file, chunk_rows=1_000_000))
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            frames.append(read_file(file))
+    # One file (a Parquet export, say) is taken as read: concatenating would copy every column.
+    if len(frames) == 1:
+        frame = frames[0]
+    else:
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     frame.attrs["torn_lines"] = torn
     if (since or until) and "timestamp" in frame.columns:
         stamps = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
@@ -86,4 +90,4 @@ def read_reference(path: str | Path) -> pd.DataFrame:
         check_bundle(path)  # the trust policy (CHURN_TRUSTED_PUBLIC_KEYS), as for serving
         root, _ = read_verified(path)
         return pd.read_csv(root / REFERENCE_FILE)
-    return pd.concat(list(iter_chunks(path, chunk_rows=1_000_000)), ignore_index=True)
+    return read_file(path)

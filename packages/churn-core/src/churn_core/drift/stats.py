@@ -165,8 +165,10 @@ def histogram(
     counted in the end bins, so one extreme salary does not squash every other bar into one.
     """
     if bounds is None:
-        low = float(min(np.quantile(reference, 0.005), np.quantile(current, 0.005)))
-        high = float(max(np.quantile(reference, 0.995), np.quantile(current, 0.995)))
+        # Both quantiles of a sample from one partial sort (each call copies the sample).
+        ref_low, ref_high = np.quantile(reference, (0.005, 0.995))
+        cur_low, cur_high = np.quantile(current, (0.005, 0.995))
+        low, high = float(min(ref_low, cur_low)), float(max(ref_high, cur_high))
     else:
         low, high = bounds
     high = high if high > low else low + 1.0
@@ -192,7 +194,8 @@ def feature_drift(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, d
         if is_discrete(spec):
             out[spec.name] = {"kind": "discrete", **discrete_test(ref, cur, levels_of(spec))}
         else:
-            ref, cur = ref.astype(float), cur.astype(float)
+            # asarray: float columns are used as they are, not copied (astype always copies).
+            ref, cur = np.asarray(ref, dtype=float), np.asarray(cur, dtype=float)
             numbers = numeric_test(ref, cur)
             out[spec.name] = {"kind": "numeric", **numbers, "histogram": histogram(ref, cur)}
     return out

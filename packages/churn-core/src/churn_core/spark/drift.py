@@ -43,7 +43,7 @@ from churn_core.drift.stats import (
     psi_bin_counts,
     psi_edges,
 )
-from churn_core.schema import FEATURE_NAMES, FEATURES, FeatureSpec
+from churn_core.schema import FEATURES, FeatureSpec
 from churn_core.spark.scoring import identifier_column, typed_features, validate_batch
 
 if TYPE_CHECKING:
@@ -86,8 +86,7 @@ class _PartitionCounts:
         self.totals[key] = self.totals[key] + counts if key in self.totals else counts
 
     def add(self, batch: pd.DataFrame) -> None:
-        features = batch[list(FEATURE_NAMES)].reset_index(drop=True)
-        mask, bad, columns = validate_batch(features)
+        mask, bad, columns = validate_batch(batch)
         self.rows += len(batch)
         self.invalid += int((~mask).sum())
         ids = batch[self.id_column].to_numpy() if self.id_column else None

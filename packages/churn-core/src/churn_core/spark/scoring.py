@@ -102,27 +102,28 @@ def _validate_records(features: pd.DataFrame) -> tuple[np.ndarray, Failures, Col
     return mask, bad, columns_from_records(valid)
 
 
-def validate_batch(features: pd.DataFrame) -> tuple[np.ndarray, Failures, Columns]:
+def validate_batch(batch: pd.DataFrame) -> tuple[np.ndarray, Failures, Columns]:
     """(valid-row mask, failures, the valid rows' feature columns) with ``churn-core score``'s
-    pandera pass; a whole column of the wrong type falls back to the per-record rule."""
+    validation (``split_valid``); a whole column of the wrong type falls back to the per-record
+    rule. Rows are counted by position; columns other than the features are not judged."""
     try:
-        valid, failures = split_valid(features, first_row=0)
+        valid, failures = split_valid(batch, first_row=0)
     except DataValidationError:
-        return _validate_records(features)
+        return _validate_records(batch[list(FEATURE_NAMES)])
     bad: Failures = {}
     for failure in failures:
         bad.setdefault(failure["row"], []).append(
             {"field": failure["field"], "value": failure["value"], "check": failure["check"]}
         )
-    return _mask(len(features), bad), bad, columns_of(valid)
+    return _mask(len(batch), bad), bad, columns_of(valid)
 
 
 def score_batch(predictor: Predictor, batch: pd.DataFrame) -> pd.DataFrame:
-    """One Arrow batch: the prediction columns, and the errors of rows that were not scored."""
+    """One Arrow batch with the prediction columns, and the errors of rows that were not
+    scored, added to it (pyspark makes a new frame per batch: copying it again is waste)."""
     import pandas as pd
 
-    features = batch[list(FEATURE_NAMES)].reset_index(drop=True)
-    mask, bad, columns = validate_batch(features)
+    mask, bad, columns = validate_batch(batch)
     probabilities = np.full(len(batch), np.nan)
     if mask.any():
         probabilities[mask] = predictor.predict_proba(columns)
@@ -135,13 +136,12 @@ def score_batch(predictor: Predictor, batch: pd.DataFrame) -> pd.DataFrame:
         errors[position] = json.dumps(
             [{**f, "value": None if f["value"] is None else str(f["value"])} for f in failures]
         )
-    return batch.reset_index(drop=True).assign(
-        churn_probability=probabilities,
-        churn_prediction=prediction,
-        risk_level=levels,
-        model_version=np.where(mask, predictor.model_version, None),
-        **{ERRORS: errors},
-    )
+    batch["churn_probability"] = probabilities
+    batch["churn_prediction"] = prediction
+    batch["risk_level"] = levels
+    batch["model_version"] = np.where(mask, predictor.model_version, None)
+    batch[ERRORS] = errors
+    return batch
 
 
 def _score_batches(bundle: str, trusted_keys: Sequence[TrustedKey]) -> Any:
