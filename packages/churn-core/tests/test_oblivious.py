@@ -201,3 +201,14 @@ def test_predictor_batches_through_tables_and_falls_back_on_nan(tmp_path, custom
     assert batch == alone == predictor.booster.predict(rows).tolist()
     matrix[7, 0] = np.nan  # never from validated rows; LightGBM's own missing-value rule then
     assert np.array_equal(predictor.predict_proba_matrix(matrix), predictor.booster.predict(matrix))
+
+
+def test_batch_tables_of_constant_trees():
+    frame = generate(200, seed=6)
+    matrix, labels = build_matrix(columns_of(frame)), np.zeros(200)
+    labels[:100] = 1
+    params = {"objective": "binary", "verbose": -1, "min_data_in_leaf": 1000}  # no split fits
+    constant = lgb.train(params, lgb.Dataset(matrix, labels), num_boost_round=3)
+    tables = TreeTables.for_booster(constant, constant.dump_model(), matrix)
+    assert tables is not None
+    assert np.array_equal(tables.probabilities(matrix), constant.predict(matrix))

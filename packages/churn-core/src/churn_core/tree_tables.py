@@ -96,7 +96,7 @@ class TreeTables:
         never = len(ensemble)  # a row of outcomes that is always 0 pads short trees
         self.split_feature = np.array([f for f, _ in ensemble], dtype=np.intp)
         self.split_threshold = np.array([t for _, t in ensemble], dtype=np.float64)[:, None]
-        self.depth = max(len(columns) for columns in tree_columns)
+        self.depth = max(1, *(len(columns) for columns in tree_columns))  # 1: all constant
         # (levels, trees): the outcome row each tree reads at each level.
         self.level_rows = np.array(
             [columns + [never] * (self.depth - len(columns)) for columns in tree_columns],
