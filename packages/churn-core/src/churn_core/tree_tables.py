@@ -116,12 +116,11 @@ class TreeTables:
             return None  # Booster.predict would stop early; keep one way to choose trees
         try:
             tables = cls(dump)
-        except NotTabulable:
+            agrees = np.array_equal(tables.probabilities(rows), booster.predict(rows, num_threads=1))
+        except (NotTabulable, KeyError, TypeError, IndexError):
+            # A dump these tables do not understand costs speed, never the bundle.
             return None
-        expected = booster.predict(rows, num_threads=1)
-        if not np.array_equal(tables.probabilities(rows), expected):
-            return None
-        return tables
+        return tables if agrees else None
 
     def raw_scores(self, matrix: np.ndarray) -> np.ndarray:
         """Raw scores (log-odds) of a float64 model matrix without NaN."""
