@@ -116,7 +116,8 @@ class TreeTables:
             return None  # Booster.predict would stop early; keep one way to choose trees
         try:
             tables = cls(dump)
-            agrees = np.array_equal(tables.probabilities(rows), booster.predict(rows, num_threads=1))
+            expected = booster.predict(rows, num_threads=1)
+            agrees = np.array_equal(tables.probabilities(rows), expected)
         except (NotTabulable, KeyError, TypeError, IndexError):
             # A dump these tables do not understand costs speed, never the bundle.
             return None
