@@ -2,10 +2,11 @@
 
 Each Python worker loads and verifies the bundle once (the driver's trust policy travels with
 the task, so workers honour ``CHURN_TRUSTED_PUBLIC_KEYS`` even where their environment lacks
-it) and scores Arrow batches with the same calls as ``churn-core score``: ``split_valid`` (one
-pandera pass per batch) and ``Predictor.predict_proba``. A batch in which a whole column has the
-wrong type (an integer column holding a null arrives as floats) is validated row by row with
-``validate_customers``, the Predictor's own rule. Bad rows never fail the job: they come out as
+it) and scores Arrow batches with the same calls as ``churn-core score``: ``split_valid``
+(numpy checks of the schema's rules; pandera names the failures of a batch where a row fails)
+and ``Predictor.predict_proba``. A batch in which a whole column has the wrong type (an integer
+column holding a null arrives as floats) is validated row by row with ``validate_customers``,
+the Predictor's own rule. Bad rows never fail the job: they come out as
 rejected rows with their identifier and every bad field, so rows in = scored + rejected.
 """
 
