@@ -190,11 +190,7 @@ class Predictor:
         matrix = build_matrix(columns_from_records(rows))
         probabilities = self._probabilities(matrix)
         if not explain:
-            threshold, version = self.threshold, self.model_version
-            return [
-                Prediction(p, int(p >= threshold), risk_level(p), version)
-                for p in map(float, probabilities)
-            ]
+            return list(map(self._prediction, map(float, probabilities)))
         # The explainer walks the same trees as the booster (checked at load), so its
         # contributions add up to the served probability.
         contributions, _ = self.explainer.shap_values(matrix)
