@@ -1,4 +1,4 @@
-"""The four Dockerfiles follow one pattern: the same build stage, parametrised by global ARGs,
+"""The five Dockerfiles follow one pattern: the same build stage, parametrised by global ARGs,
 running the one venv recipe (docker/build-venv.sh) with the uv range pinned once in
 pyproject.toml, and a runtime stage as uid 10001. No Docker needed."""
 
@@ -14,6 +14,7 @@ import tomllib
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILES = {
     "churn-core": ROOT / "packages/churn-core/Dockerfile",
+    "churn-spark": ROOT / "packages/churn-core/Dockerfile.spark",
     "serving-api": ROOT / "services/serving-api/Dockerfile",
     "sagemaker-handler": ROOT / "services/sagemaker-handler/Dockerfile",
     "vertex-predictor": ROOT / "services/vertex-predictor/Dockerfile",
@@ -42,11 +43,12 @@ def test_global_args_name_the_package(name: str):
     path = DOCKERFILES[name]
     args = global_args(path.read_text())
     assert args["BASE_IMAGE"] == "python:3.11-slim"
-    assert args["PACKAGE"] == name
+    package = {"churn-spark": "churn-core"}.get(name, name)  # an image of the same package
+    assert args["PACKAGE"] == package
     members = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
     member = path.parent.relative_to(ROOT).as_posix()
     assert any(fnmatch(member, pattern) for pattern in members["members"])
-    assert tomllib.loads((path.parent / "pyproject.toml").read_text())["project"]["name"] == name
+    assert tomllib.loads((path.parent / "pyproject.toml").read_text())["project"]["name"] == package
     assert "EXTRAS" in args
 
 
