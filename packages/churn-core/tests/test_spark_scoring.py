@@ -78,15 +78,12 @@ def scored(spark, bundle_dir: Path, tmp_path_factory) -> dict[str, Any]:
     rows.to_parquet(path, index=False)
     frame = spark.read.parquet(str(path)).repartition(4)
     out = score_frame(frame, str(bundle_dir))
-    combined = out.combined.persist()
-    try:
-        result = {
-            "rows": frame.count(),
-            "scored": out.scored.toPandas().sort_values("CustomerId").reset_index(drop=True),
-            "rejected": out.rejected.toPandas(),
-        }
-    finally:
-        combined.unpersist()
+    result = {
+        "rows": frame.count(),
+        "scored": out.scored.toPandas().sort_values("CustomerId").reset_index(drop=True),
+        "counts": out.counts.get,  # filled by the action on `scored` just above
+        "rejected": out.rejected.toPandas(),
+    }
     return {**result, "good": good, "expected_bad": expected_bad, "id_column": out.id_column}
 
 
@@ -113,6 +110,8 @@ def test_rejected_output_holds_exactly_the_bad_rows(scored) -> None:
     got = {int(row.CustomerId): {e["field"] for e in row.errors} for row in rejected.itertuples()}
     assert got == expected
     assert scored["rows"] == len(scored["scored"]) + len(rejected)
+    # What the job reports, counted while `scored` was computed.
+    assert scored["counts"] == {"rows": scored["rows"], "rejected": len(expected)}
 
 
 def test_a_refused_bundle_stops_the_job_on_the_driver(spark, bundle_dir, signing_keys) -> None:

@@ -29,15 +29,11 @@ def score(args: argparse.Namespace) -> int:
     spark = spark_session(args.master, app_name="churn-core-score")
     started = time.perf_counter()
     out = score_frame(read_frame(spark, str(args.data)), str(args.model_dir))
-    combined = out.combined.persist()  # scored once, written twice
-    try:
-        write_frame(out.scored, str(args.out))
-        rejected = out.rejected.count()
-        if args.errors and rejected:
-            write_frame(out.rejected, str(args.errors))
-        rows = combined.count()
-    finally:
-        combined.unpersist()
+    write_frame(out.scored, str(args.out))  # the one scoring pass, counted on the way
+    counts = out.counts.get
+    rows, rejected = counts["rows"], counts["rejected"]
+    if args.errors and rejected:
+        write_frame(out.rejected, str(args.errors))
     seconds = time.perf_counter() - started
     console = stderr_console()
     console.print(

@@ -8,6 +8,11 @@ and ``Predictor.predict_proba``. A batch in which a whole column has the wrong t
 column holding a null arrives as floats) is validated row by row with ``validate_customers``,
 the Predictor's own rule. Bad rows never fail the job: they come out as
 rejected rows with their identifier and every bad field, so rows in = scored + rejected.
+
+One pass scores: the scored output is written while an Observation counts the rows and the
+rejected ones on the way (no cache of the scored data, no second pass to count). The rejected
+rows come from their own plan that only validates (the identifier and the ten features read,
+no prediction, only bad rows come back), run by the job when the count says there are any.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from churn_core.signing import TrustedKey, resolve_trusted_keys
 
 if TYPE_CHECKING:
     import pandas as pd
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, Observation
 
     from churn_core.predictor import Predictor
 
@@ -53,12 +58,13 @@ _PREDICTORS: dict[tuple[str, tuple[str, ...]], Predictor] = {}
 
 @dataclass(frozen=True)
 class ScoredFrames:
-    """``scored``: the input columns plus the prediction fields; ``rejected``: the identifier
-    column and ``errors`` (every bad field of the row). Both come from one lazy plan: persist
-    ``combined`` before using both, or the rows are scored twice."""
+    """``scored``: the input columns plus the prediction fields of the valid rows; ``counts``:
+    filled by the first action on ``scored`` (``counts.get``: ``rows`` in, ``rejected``);
+    ``rejected``: the identifier column and ``errors`` (every bad field of the row), its own
+    validation-only plan."""
 
-    combined: DataFrame
     scored: DataFrame
+    counts: Observation
     rejected: DataFrame
     id_column: str
 
@@ -119,6 +125,22 @@ def validate_batch(batch: pd.DataFrame) -> tuple[np.ndarray, Failures, Columns]:
     return _mask(len(batch), bad), bad, columns_of(valid)
 
 
+def errors_json(failures: list[dict[str, Any]]) -> str:
+    """One row's failures as the JSON text of the errors column (values as text)."""
+    return json.dumps(
+        [{**f, "value": None if f["value"] is None else str(f["value"])} for f in failures]
+    )
+
+
+def rejected_batch(batch: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """The bad rows of one Arrow batch: their identifier and the JSON of their failures."""
+    _, bad, _ = validate_batch(batch)
+    rows = sorted(bad)
+    out = batch[[id_column]].iloc[rows].reset_index(drop=True)
+    out[ERRORS] = [errors_json(bad[row]) for row in rows]
+    return out
+
+
 def score_batch(predictor: Predictor, batch: pd.DataFrame) -> pd.DataFrame:
     """One Arrow batch with the prediction columns, and the errors of rows that were not
     scored, added to it (pyspark makes a new frame per batch: copying it again is waste)."""
@@ -134,9 +156,7 @@ def score_batch(predictor: Predictor, batch: pd.DataFrame) -> pd.DataFrame:
     levels[mask] = risk_levels(probabilities[mask])
     errors = np.full(len(batch), None, dtype=object)
     for position, failures in bad.items():
-        errors[position] = json.dumps(
-            [{**f, "value": None if f["value"] is None else str(f["value"])} for f in failures]
-        )
+        errors[position] = errors_json(failures)
     batch["churn_probability"] = probabilities
     batch["churn_prediction"] = prediction
     batch["risk_level"] = levels
@@ -153,6 +173,16 @@ def _score_batches(bundle: str, trusted_keys: Sequence[TrustedKey]) -> Any:
         predictor = worker_predictor(bundle, trusted_keys)
         for batch in batches:
             yield score_batch(predictor, batch)
+
+    return run
+
+
+def _rejected_batches(id_column: str) -> Any:
+    """The mapInPandas function of the rejected rows (validation only, no bundle needed)."""
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            yield rejected_batch(batch, id_column)
 
     return run
 
@@ -195,6 +225,7 @@ def score_frame(
     ``trusted_keys`` (``None``: ``CHURN_TRUSTED_PUBLIC_KEYS`` on the driver) is checked here on
     the driver first, so a refused bundle stops the job before any task starts.
     """
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     missing = [name for name in FEATURE_NAMES if name not in frame.columns]
@@ -215,8 +246,15 @@ def score_frame(
         + [f"{ERRORS} string"]
     )
     combined = frame.mapInPandas(_score_batches(str(bundle), keys), schema=output)
-    scored = combined.where(F.col(ERRORS).isNull()).drop(ERRORS)
-    rejected = combined.where(F.col(ERRORS).isNotNull()).select(
-        id_column, F.from_json(ERRORS, ERRORS_TYPE).alias("errors")
+    counts = Observation("churn-score")
+    scored = (
+        combined.observe(counts, F.count(F.lit(1)).alias("rows"), F.count(ERRORS).alias("rejected"))
+        .where(F.col(ERRORS).isNull())
+        .drop(ERRORS)
     )
-    return ScoredFrames(combined, scored, rejected, id_column)
+    checked = frame.select(id_column, *FEATURE_NAMES)
+    id_type = checked.schema[id_column].dataType.simpleString()
+    rejected = checked.mapInPandas(
+        _rejected_batches(id_column), schema=f"`{id_column}` {id_type}, {ERRORS} string"
+    ).select(id_column, F.from_json(ERRORS, ERRORS_TYPE).alias("errors"))
+    return ScoredFrames(scored, counts, rejected, id_column)
