@@ -16,7 +16,6 @@ import io
 import json
 import re
 import shlex
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from botocore import xform_name
 
 from churn_core.cli_parser import build_parser
 from churn_core.spark import job
+from churn_testing.moto import moto_server
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "spark.md"
 COMMAND = ("aws", "emr-serverless", "start-job-run")
@@ -121,19 +121,8 @@ def no_aws_profile(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    """A moto server on loopback (as services/sagemaker-handler/tests/conftest.py starts one),
-    reset first: moto keeps its state per process, not per server."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
-    try:
+    with moto_server() as url:
         yield url
-    finally:
-        server.stop()
 
 
 def emr_serverless(moto_url: str, account: str) -> Any:

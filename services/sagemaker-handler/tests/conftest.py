@@ -48,21 +48,11 @@ def server(tarball: Path) -> Iterator[HandlerServer]:
 # The moto server on loopback for the deploy tests (moto_helpers.py has the Recorder).
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    """A moto server per test module. moto keeps its state per process, not per server, so
-    each module starts from a reset (moto's own /moto-api/reset)."""
-    import urllib.request
+    """A moto server per test module, reset at its start."""
+    from churn_testing.moto import moto_server
 
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
-    try:
+    with moto_server() as url:
         yield url
-    finally:
-        server.stop()
 
 
 @pytest.fixture
