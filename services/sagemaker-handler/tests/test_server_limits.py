@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import socket
 import threading
 import time
@@ -123,6 +124,9 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(tarball: Path, cust
         assert running.wait(timeout=60) == 0
         output = running.output()
     assert "Traceback" not in output
+    # The loaded heap was frozen out of garbage collection before /ping said ready.
+    frozen = re.search(r"ready \((\d+) objects frozen", output)
+    assert frozen and int(frozen.group(1)) > 10_000, output[-2000:]
 
 
 def test_payload_over_6_mib_is_413_before_the_body_is_read(server: HandlerServer):

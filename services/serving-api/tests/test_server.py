@@ -73,6 +73,9 @@ def test_ready_lean_and_json_logs(tmp_path: Path, bundle_dir: Path) -> None:
     parsed = [json.loads(line) for line in lines]  # every line is JSON
     access = [p for p in parsed if p.get("logger") == "serving_api.access"]
     assert any(p["route"] == "/predict" and p["status"] == 200 and p["request_id"] for p in access)
+    # The loaded heap is frozen out of garbage collection once ready (churn_core/heap.py).
+    [ready] = [p for p in parsed if p.get("message") == "model ready"]
+    assert ready["frozen_objects"] > 10_000
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from churn_core.heap import freeze_loaded_heap
 from sagemaker_handler.packaging import CODE_DIR, extract_tarball, inference_source
 
 log = logging.getLogger("sagemaker_handler.handler")
@@ -102,13 +103,21 @@ class HandlerState:
     ready: threading.Event = field(default_factory=threading.Event)
     failed: str | None = None
 
-    def load(self, model_dir: Path) -> None:
+    def load(self, model_dir: Path, freeze_heap: bool = False) -> None:
+        """Import inference.py and run its model_fn; ``freeze_heap`` (the server process's, not
+        a test's): then freeze every live object out of garbage collection before /ping says
+        ready (churn_core/heap.py)."""
         started = time.perf_counter()
         refuse_foreign_code(model_dir)
         self.module = import_inference(model_dir)
         self.model = self.module.model_fn(str(model_dir))
+        frozen = freeze_loaded_heap() if freeze_heap else 0
         self.ready.set()
-        log.info("model_fn finished in %.2fs; ready", time.perf_counter() - started)
+        log.info(
+            "model_fn finished in %.2fs; ready (%d objects frozen out of garbage collection)",
+            time.perf_counter() - started,
+            frozen,
+        )
 
     def invoke(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, str]:
         """(status, body, content type) for one invocation; ``headers`` with lower-case names.

@@ -185,7 +185,7 @@ def serve(model: str | Path, host: str, port: int, limits: Limits | None = None)
 
         def load() -> None:
             try:
-                state.load(model_dir_from(model, workdir))
+                state.load(model_dir_from(model, workdir), freeze_heap=True)
             except Exception as exc:
                 # Stay up: /ping answers 503 with a reason safe to publish; the log has detail.
                 state.failed = getattr(exc, "public_reason", None) or "model failed to load"

@@ -41,9 +41,12 @@ def create_app(
     settings: Settings | None = None,
     predictor: Predictor | None = None,
     loader: Callable[[], Predictor] | None = None,
+    server_process: bool = False,
 ) -> FastAPI:
     """Build the app. ``predictor`` (already loaded, e.g. by the CLI) is only warmed up;
-    otherwise ``loader`` (default: the bundle at ``settings.model_dir``) runs in the background."""
+    otherwise ``loader`` (default: the bundle at ``settings.model_dir``) runs in the background.
+    ``server_process``: the app owns its process (the CLI, each worker), which may then freeze
+    its loaded heap out of garbage collection once ready (churn_core/heap.py)."""
     settings = settings or Settings()
     metrics = Metrics()
     capture = (
@@ -65,6 +68,7 @@ def create_app(
         predictor=predictor,
         warmup_rounds=settings.warmup_rounds,
         max_concurrent_batches=settings.max_concurrent_batches,
+        freeze_heap=server_process,
     )
 
     @asynccontextmanager
@@ -166,4 +170,4 @@ def create_app_from_env() -> FastAPI:
     guarded_http(  # this worker's limits
         settings.header_timeout_seconds, settings.max_header_bytes, settings.body_timeout_seconds
     )
-    return create_app(settings)
+    return create_app(settings, server_process=True)

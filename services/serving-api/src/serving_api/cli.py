@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.workers == 1:
         from serving_api.app import create_app
 
-        app = create_app(settings, predictor=predictor)
+        app = create_app(settings, predictor=predictor, server_process=True)
         uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()
         return 0
 

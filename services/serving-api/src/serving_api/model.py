@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from churn_core.heap import freeze_loaded_heap
 from serving_api.capture import CaptureBatch, CaptureWriter
 from serving_api.errors import ApiError
 from serving_api.logging import request_id_var
@@ -31,6 +32,7 @@ class ModelService:
         predictor: Predictor | None = None,
         warmup_rounds: int = 5,
         max_concurrent_batches: int = 2,
+        freeze_heap: bool = False,
     ) -> None:
         if loader is None and predictor is None:
             raise ValueError("give a predictor or a loader")
@@ -39,6 +41,9 @@ class ModelService:
         self.loader = loader
         self.predictor: Predictor | None = predictor
         self.warmup_rounds = warmup_rounds
+        # The server process's (not a test's): every object alive once the model is ready is
+        # frozen out of later garbage collections (churn_core/heap.py).
+        self.freeze_heap = freeze_heap
         # Explanations and large batches run in worker threads, this many at once: eight
         # 1,000-customer explained batches at a time pushed the process past the pod's 384 MiB
         # (benchmarks/memory_bench.py); the work is CPU-bound, so more at once is not faster.
@@ -80,12 +85,14 @@ class ModelService:
             return
         self.metrics.set_model(predictor.model_version, predictor.signature.verified)
         self.metrics.model_ready.set(1)
+        frozen = freeze_loaded_heap() if self.freeze_heap else 0
         self.ready = True
         logger.info(
             "model ready",
             extra={
                 "model_version": predictor.model_version,
                 "seconds": round(time.perf_counter() - started, 3),
+                "frozen_objects": frozen,
             },
         )
 
