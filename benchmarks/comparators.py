@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,11 @@ MLSERVER_PACKAGES = ("mlserver", "mlserver-lightgbm")
 MLSERVER_MODEL = "churn"
 
 
+# Seconds of busy CPU per request in the no-op (``--work-us``): the no-op stack plus a known
+# amount of app work, to read what a goal on req/s leaves an app on this stack.
+WORK_SECONDS = 0.0
+
+
 async def noop_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def]
     """Reads the request body and answers the same JSON, whatever the route."""
     if scope["type"] == "lifespan":
@@ -54,13 +60,20 @@ async def noop_app(scope, receive, send) -> None:  # type: ignore[no-untyped-def
     while more:
         message = await receive()
         more = message.get("more_body", False)
+    if WORK_SECONDS:
+        until = time.perf_counter() + WORK_SECONDS
+        while time.perf_counter() < until:
+            pass
     headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(NOOP_BODY))]
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": NOOP_BODY})
 
 
-def run_noop_server(port: int) -> None:
+def run_noop_server(port: int, work_us: float = 0.0) -> None:
     import uvicorn
+
+    global WORK_SECONDS
+    WORK_SECONDS = work_us / 1e6
 
     uvicorn.run(
         noop_app,
@@ -73,9 +86,10 @@ def run_noop_server(port: int) -> None:
     )
 
 
-def start_noop(script: str) -> ServerProcess:
+def start_noop(script: str, work_us: float = 0.0) -> ServerProcess:
     port = free_port()
     command = [sys.executable, script, "--noop-server", "--port", str(port)]
+    command += ["--work-us", str(work_us)]
     return ServerProcess(command, f"http://127.0.0.1:{port}", "/readyz", name="noop")
 
 

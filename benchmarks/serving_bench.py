@@ -1,7 +1,7 @@
 """serving-api against its HTTP stack's ceiling, MLServer and the seed, in one run, on loopback.
 
     uv run python benchmarks/serving_bench.py [--model-dir artifacts/model] [--duration 10]
-        [--soak 60] [--no-seed] [--no-mlserver] [--json results.json]
+        [--soak 60] [--no-seed] [--no-mlserver] [--work-us 50] [--json results.json]
 
 Every figure that matters is a ratio between servers measured in the same run (the machine is
 shared and noisy). serving-api runs in its production configuration: capture on, metrics on,
@@ -15,6 +15,9 @@ API key on (``X-API-Key`` sent by the load generator).
    ``--workers 2``.
 3. In process: ``Predictor.predict`` of 1,000 customers and of one explained customer.
 4. Soak: a fresh serving-api, 60 s at 16 connections: errors, RSS growth, every answer captured.
+
+``--work-us N`` adds the no-op with N µs of busy CPU per request to the comparison: what a
+req/s goal leaves an app on this stack (its CPU per request and req/s against the plain no-op's).
 
 ``--noop-server`` / ``--baseline-server`` run a comparator itself (the benchmark's children).
 """
@@ -167,6 +170,11 @@ def measure_all(args: argparse.Namespace, bodies: list[bytes]) -> tuple[Run, flo
             ("noop /predict", f"{noop.url}/predict", bodies, None, noop.pid),
             ("serving-api /predict", f"{service.url}/predict", bodies, API_KEY, service.pid),
         ]
+        if args.work_us:
+            busy = started(comparators.start_noop(__file__, args.work_us))
+            processes.append(busy)
+            name = f"noop+{args.work_us:g}µs /predict"
+            targets.append((name, f"{busy.url}/predict", bodies, None, busy.pid))
         if (ml := mlserver_target(args, workdir)) is not None:
             processes.append(ml[0])
             targets.append(ml[1])
@@ -205,7 +213,9 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return a / b if a is not None and b else None
 
 
-def report(run: Run, core: dict[str, float], ready_s: float) -> dict[str, bool]:
+def report(
+    run: Run, core: dict[str, float], ready_s: float, work_us: float = 0.0
+) -> dict[str, bool]:
     get = run.median  # the median over rounds
 
     c8 = get("serving-api /predict c=8", "rps")
@@ -234,6 +244,13 @@ def report(run: Run, core: dict[str, float], ready_s: float) -> dict[str, bool]:
         print(
             f"  server CPU per /predict at c=8: serving-api {ours:.0f} µs, no-op {stack:.0f} µs "
             f"(the HTTP stack's share of ours: {stack / ours:.0%})"
+        )
+    busy = f"noop+{work_us:g}µs /predict c=8"
+    if work_us and (busy_cpu := run.median_cpu_us(busy)) and stack:
+        print(
+            f"  the no-op with {work_us:g} µs of work per request: {busy_cpu:.0f} µs of server "
+            f"CPU per request, c=8 req/s ÷ the no-op's "
+            f"{(ratio(get(busy, 'rps'), get('noop /predict c=8', 'rps')) or 0):.2f}"
         )
     print(
         f"  in process: batch of 1,000 p50 {core['batch_1000_ms']:.2f} ms · one customer "
@@ -264,6 +281,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-seed", action="store_true", help="skip the seed-style comparator")
     parser.add_argument("--no-mlserver", action="store_true", help="skip the MLServer comparator")
     parser.add_argument("--baseline-rows", type=int, default=10_000)
+    parser.add_argument(
+        "--work-us",
+        type=float,
+        default=0.0,
+        help="also load a no-op that busies its CPU this many µs per request (what a req/s "
+        "goal leaves an app on this stack)",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--baseline-server", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--noop-server", action="store_true", help=argparse.SUPPRESS)
@@ -274,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         comparators.run_baseline_server(args.port, args.rows)
         return 0
     if args.noop_server:
-        comparators.run_noop_server(args.port)
+        comparators.run_noop_server(args.port, args.work_us)
         return 0
 
     ensure_bundle(args.model_dir)
@@ -282,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {machine()}; load generator: {'wrk' if shutil.which('wrk') else 'python'}")
     core = in_process(args.model_dir)
     run, ready_s = measure_all(args, bodies)
-    checks = report(run, core, ready_s)
+    checks = report(run, core, ready_s, args.work_us)
     soak_result = soak(args.model_dir, args.soak, 16, bodies) if args.soak > 0 else None
     if soak_result:
         print(f"soak: {json.dumps(soak_result)}")
