@@ -25,8 +25,9 @@ from pathlib import Path
 import httpx
 
 from churn_core.samples import SAMPLE_CUSTOMERS
-from churn_testing import ServerExited, ServerNotReady, ServerProcess, free_port, quick_bundle
+from churn_testing import ServerExited, ServerNotReady, ServerProcess, free_port
 from churn_testing.benchmarking import machine, percentile
+from churn_testing.bundles import given_or_quick, sagemaker_tarball
 from churn_testing.paths import SERVING_PATHS, ServingPath
 
 WARMUP = 30
@@ -66,15 +67,9 @@ def main() -> None:
     parser.add_argument("--via-uv", action="store_true", help="start through `uv run --package`")
     args = parser.parse_args()
 
-    from sagemaker_handler.packaging import package_model
-
     with tempfile.TemporaryDirectory(prefix="paths-bench-") as scratch:
-        model_dir = args.model_dir
-        if model_dir is None:
-            print("training a quick bundle …", file=sys.stderr, flush=True)
-            model_dir = quick_bundle()
-        tarball = Path(scratch) / "model.tar.gz"
-        package_model(model_dir, tarball)
+        model_dir = given_or_quick(args.model_dir)
+        tarball = sagemaker_tarball(model_dir, Path(scratch))
 
         rows = []
         for server in SERVING_PATHS:

@@ -32,8 +32,9 @@ from pathlib import Path
 
 from churn_core.data import generate
 from churn_core.schema import FEATURE_NAMES
-from churn_testing import ServerExited, ServerNotReady, ServerProcess, free_port, quick_bundle
+from churn_testing import ServerExited, ServerNotReady, ServerProcess, free_port
 from churn_testing.benchmarking import machine, percentile
+from churn_testing.bundles import given_or_quick, sagemaker_tarball
 
 OLD_MODULE = "services/sagemaker-handler/src/sagemaker_handler/server.py"
 WARMUP = 50
@@ -140,8 +141,6 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="turns per server")
     args = parser.parse_args()
 
-    from sagemaker_handler.packaging import package_model
-
     one = request_bytes(json.dumps(customers(1)[0]).encode())
     batch = request_bytes(json.dumps(customers(1000)).encode())
     workloads = {
@@ -158,12 +157,8 @@ def main() -> None:
         if b"ThreadingHTTPServer" not in old:
             raise SystemExit(f"{args.old_rev}:{OLD_MODULE} is not the ThreadingHTTPServer one")
         (Path(scratch) / "stdlib_server.py").write_bytes(old)
-        model_dir = args.model_dir
-        if model_dir is None:
-            print("training a quick bundle …", file=sys.stderr, flush=True)
-            model_dir = quick_bundle()
-        tarball = Path(scratch) / "model.tar.gz"
-        package_model(model_dir, tarball)
+        model_dir = given_or_quick(args.model_dir)
+        tarball = sagemaker_tarball(model_dir, Path(scratch))
 
         for round_ in range(args.rounds):
             for server in ("stdlib", "uvicorn"):

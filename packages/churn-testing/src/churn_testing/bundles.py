@@ -6,6 +6,7 @@ import atexit
 import functools
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -29,3 +30,20 @@ def quick_bundle(rows: int = ROWS, seed: int = SEED) -> Path:
     root = Path(tempfile.mkdtemp(prefix="churn-test-bundle-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     return train(root / "model", quick=True, rows=rows, seed=seed)
+
+
+def given_or_quick(model_dir: Path | None) -> Path:
+    """A benchmark's ``--model-dir``, or a quick bundle (trained with a note on stderr)."""
+    if model_dir is not None:
+        return Path(model_dir)
+    print("training a quick bundle …", file=sys.stderr, flush=True)
+    return quick_bundle()
+
+
+def sagemaker_tarball(model_dir: Path, directory: Path) -> Path:
+    """``model_dir`` packaged as the SageMaker model tarball ``directory/model.tar.gz``."""
+    from sagemaker_handler.packaging import package_model
+
+    tarball = Path(directory) / "model.tar.gz"
+    package_model(model_dir, tarball)
+    return tarball
