@@ -122,3 +122,24 @@ def test_a_refused_bundle_stops_the_job_on_the_driver(spark, bundle_dir, signing
     _, trusted_public = signing_keys["trusted"]
     with pytest.raises(SignatureError):  # the quick bundle is unsigned
         score_frame(frame, str(bundle_dir), trusted_keys=[str(trusted_public)])
+
+
+def test_rows_without_an_identifier_get_the_same_row_id_in_both_outputs(
+    spark, bundle_dir: Path, tmp_path: Path
+) -> None:
+    """The generated row_id: the scored and rejected outputs come from two plans over the same
+    files, and every row is in exactly one of them under one id."""
+    from churn_core.spark import score_frame
+
+    rows = generate(3_000, seed=5)[list(FEATURE_NAMES)]
+    rows.loc[[7, 1_500, 2_999], "Age"] = 150  # bad rows, spread over the partitions
+    path = tmp_path / "no-ids.parquet"
+    rows.to_parquet(path, index=False, row_group_size=1_000)
+    out = score_frame(spark.read.parquet(str(path)).repartition(3), str(bundle_dir))
+    assert out.id_column == "row_id"
+    scored = out.scored.select("row_id", "Age").toPandas()
+    rejected = out.rejected.toPandas()
+    assert out.counts.get == {"rows": 3_000, "rejected": 3}
+    assert len(rejected) == 3 and not set(rejected.row_id) & set(scored.row_id)
+    assert len(set(scored.row_id) | set(rejected.row_id)) == 3_000
+    assert (scored.Age != 150).all()

@@ -137,7 +137,9 @@ def rejected_batch(batch: pd.DataFrame, id_column: str) -> pd.DataFrame:
     _, bad, _ = validate_batch(batch)
     rows = sorted(bad)
     out = batch[[id_column]].iloc[rows].reset_index(drop=True)
-    out[ERRORS] = [errors_json(bad[row]) for row in rows]
+    # An object array, not a list: a batch without bad rows must give Arrow an empty string
+    # column (pandas makes an empty list's column something pyarrow reads as chunks).
+    out[ERRORS] = np.array([errors_json(bad[row]) for row in rows], dtype=object)
     return out
 
 
