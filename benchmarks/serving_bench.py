@@ -173,7 +173,7 @@ def measure_all(args: argparse.Namespace, bodies: list[bytes]) -> tuple[Run, flo
         if args.work_us:
             busy = started(comparators.start_noop(__file__, args.work_us))
             processes.append(busy)
-            name = f"noop+{args.work_us:g}µs /predict"
+            name = busy_noop(args.work_us)
             targets.append((name, f"{busy.url}/predict", bodies, None, busy.pid))
         if (ml := mlserver_target(args, workdir)) is not None:
             processes.append(ml[0])
@@ -207,6 +207,11 @@ def measure_all(args: argparse.Namespace, bodies: list[bytes]) -> tuple[Run, flo
         finally:
             seed.stop(60)
     return run, ready_s
+
+
+def busy_noop(work_us: float) -> str:
+    """The name the no-op with ``work_us`` of busy CPU per request is measured under."""
+    return f"noop+{work_us:g}µs /predict"
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -245,7 +250,7 @@ def report(
             f"  server CPU per /predict at c=8: serving-api {ours:.0f} µs, no-op {stack:.0f} µs "
             f"(the HTTP stack's share of ours: {stack / ours:.0%})"
         )
-    busy = f"noop+{work_us:g}µs /predict c=8"
+    busy = f"{busy_noop(work_us)} c=8"
     if work_us and (busy_cpu := run.median_cpu_us(busy)) and stack:
         print(
             f"  the no-op with {work_us:g} µs of work per request: {busy_cpu:.0f} µs of server "

@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from churn_testing.benchmarking import machine
+from churn_testing.bundles import given_or_quick
 
 CLI = [sys.executable, "-m", "churn_core.cli"]
 START_ROWS = 10_000
@@ -96,9 +97,9 @@ def _pass_through(batches: Iterator[Any]) -> Iterator[Any]:
 
 def spark_timings(master: str, bundle: str, data: str, work: str) -> dict[str, float]:
     """Run in a child process: one SparkSession at ``master``; each job once untimed over the
-    whole data, then timed. ``floor_s``: the same read and write around a mapInPandas that
-    returns its batches as they came, the part of scoring no change to churn-core's Python can
-    remove."""
+    whole data, then timed. ``io_s``: the Parquet read and write alone; ``floor_s``: the same
+    around a mapInPandas that returns its batches as they came, the part of scoring no change
+    to churn-core's Python can remove."""
     from churn_core.drift import read_reference
     from churn_core.spark import job
     from churn_core.spark.drift import spark_compare
@@ -154,12 +155,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="spark-bench-"))
     print(f"machine: {machine()}; CPUs allowed: {sorted(os.sched_getaffinity(0))}", flush=True)
-    if args.model_dir:
-        bundle = args.model_dir
-    else:
-        from churn_testing.bundles import quick_bundle
-
-        bundle = str(quick_bundle())
+    bundle = str(given_or_quick(args.model_dir))
     data = work / "customers.parquet"
     frame = generate(args.rows, seed=3)
     # Parquet row groups of 500,000 rows: the splits Spark reads in parallel.
