@@ -36,11 +36,12 @@ def test_same_answers(make_client, api_key: str | None) -> None:
     for headers in ({}, {"X-API-Key": "k3y"}, {"X-API-Key": "wrong"}):
         for path, query, body in REQUESTS:
             url = f"{path}?{query}" if query else path
-            sent = {"content-type": "application/json", **headers}
+            sent = {"content-type": "application/json", "x-request-id": "r-1", **headers}
             a = fast.post(url, content=body, headers=sent)
             b = slow.post(url, content=body, headers=sent)
             assert (a.status_code, a.json()) == (b.status_code, b.json()), (url, body, headers)
-            assert a.headers.get("www-authenticate") == b.headers.get("www-authenticate")
+            for name in ("www-authenticate", "retry-after", "content-type", "x-request-id"):
+                assert a.headers.get(name) == b.headers.get(name), (url, name)
 
 
 def test_fast_path_metrics_use_the_route_template(make_client) -> None:

@@ -42,6 +42,7 @@ class UnsupportedMediaType(RequestBodyError):
 
 
 JSON_MEDIA_TYPE = "application/json"
+_PLAIN_JSON = frozenset({JSON_MEDIA_TYPE, JSON_MEDIA_TYPE.encode()})
 
 
 def media_type(header: str | bytes | None) -> str:
@@ -56,6 +57,8 @@ def media_type(header: str | bytes | None) -> str:
 def check_json_content_type(header: str | bytes | None, *others: str) -> None:
     """Refuse (UnsupportedMediaType) a body that is not declared as JSON, or as one of
     ``others``; a missing Content-Type is read as JSON."""
+    if header in _PLAIN_JSON:  # what nearly every client sends: no parsing needed
+        return
     kind = media_type(header)
     if not kind:
         return
@@ -100,6 +103,25 @@ async def read_limited(
     if content_length is not None and content_length.isdigit() and int(content_length) > limit:
         raise RequestBodyTooLarge(limit)
     return await _collect(chunks, limit)
+
+
+async def read_asgi_body(
+    receive: Callable[[], Awaitable[Any]], content_length: str | bytes | None, limit: int
+) -> bytes:
+    """``read_limited(asgi_body_chunks(receive), content_length, limit)``, with one ``await``
+    and no async generator for the usual body that arrives in one message (a few µs less on
+    every request of a fast path); a body in several messages goes the general way."""
+    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+        raise RequestBodyTooLarge(limit)
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnected
+    body: bytes = message.get("body", b"")
+    if len(body) > limit:
+        raise RequestBodyTooLarge(limit)
+    if not message.get("more_body", False):
+        return body
+    return body + await _collect(asgi_body_chunks(receive), limit - len(body))
 
 
 async def _collect(chunks: AsyncIterator[bytes], limit: int) -> bytes:

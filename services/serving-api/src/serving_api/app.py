@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
+from starlette.types import Receive, Scope, Send
 
 from churn_core.schema import Customer
 from serving_api import __version__, errors
@@ -16,7 +17,7 @@ from serving_api.capture import CaptureWriter
 from serving_api.config import Settings
 from serving_api.fastpath import FastPredict
 from serving_api.metrics import Metrics
-from serving_api.middleware import RequestContextMiddleware
+from serving_api.middleware import RequestContextMiddleware, RequestRecorder
 from serving_api.model import ModelService
 from serving_api.routes import health, model, predict, v2
 from serving_api.security import api_key_dependency
@@ -26,6 +27,21 @@ if TYPE_CHECKING:
     from churn_core import Predictor
 
 logger = logging.getLogger(__name__)
+
+
+class ServingAPI(FastAPI):
+    """FastAPI, with POST /predict and /predict/batch handed to the fast path (fastpath.py)
+    before its middleware stack and router; every other request goes the FastAPI way."""
+
+    fast: FastPredict | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast is not None:
+            handler = self.fast.match(scope)
+            if handler is not None:
+                await self.fast(scope, receive, send, handler)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def default_loader(settings: Settings) -> Callable[[], Predictor]:
@@ -42,7 +58,7 @@ def create_app(
     predictor: Predictor | None = None,
     loader: Callable[[], Predictor] | None = None,
     server_process: bool = False,
-) -> FastAPI:
+) -> ServingAPI:
     """Build the app. ``predictor`` (already loaded, e.g. by the CLI) is only warmed up;
     otherwise ``loader`` (default: the bundle at ``settings.model_dir``) runs in the background.
     ``server_process``: the app owns its process (the CLI, each worker), which may then freeze
@@ -89,7 +105,7 @@ def create_app(
                     extra={"records_written": capture.written, "records_dropped": capture.dropped},
                 )
 
-    app = FastAPI(
+    app = ServingAPI(
         title="churn serving-api",
         version=__version__,
         summary="Bank-customer churn predictions (custom FastAPI service, Kubernetes path).",
@@ -108,12 +124,10 @@ def create_app(
     app.include_router(v2.build_router(settings.batch_limit, guarded))
     errors.install(app)
     v2.install(app)
-    app.add_middleware(
-        RequestContextMiddleware,
-        metrics=metrics,
-        access_log=settings.access_log,
-        fast=FastPredict(service, settings) if settings.fast_path else None,
-    )
+    recorder = RequestRecorder(metrics, settings.access_log)
+    app.add_middleware(RequestContextMiddleware, recorder=recorder)
+    if settings.fast_path:
+        app.fast = FastPredict(service, settings, recorder)
     app.openapi = lambda: openapi_schema(app)  # type: ignore[method-assign]
     return app
 
@@ -157,7 +171,7 @@ def openapi_schema(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app_from_env() -> FastAPI:
+def create_app_from_env() -> ServingAPI:
     """Factory for ``uvicorn --factory`` and for each worker when workers > 1."""
     from serving_api.lean import keep_optional_libraries_out
 

@@ -1,4 +1,5 @@
-"""One pure-ASGI middleware for request ids, metrics, access logs and the last-resort 500.
+"""Request ids, metrics, access logs and the last-resort 500: one pure-ASGI middleware for the
+FastAPI routes, and the pieces the fast path (fastpath.py) uses to do the same for its own.
 
 Pure ASGI rather than BaseHTTPMiddleware: it adds a few microseconds, not a task per request.
 """
@@ -14,7 +15,6 @@ from typing import Any
 
 import orjson
 
-from serving_api.fastpath import FastPredict
 from serving_api.logging import request_id_var
 from serving_api.metrics import Metrics
 
@@ -23,40 +23,68 @@ error_logger = logging.getLogger("serving_api.errors")
 
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}")
 # Generated ids: a random per-process prefix and a counter (a uuid4 per request costs more).
-_ID_PREFIX = os.urandom(8).hex()
+_ID_PREFIX = os.urandom(8).hex().encode("ascii")
 _ids = itertools.count(1)
 
 Scope = dict[str, Any]
 
 
-class RequestContextMiddleware:
-    def __init__(
-        self,
-        app: Any,
-        metrics: Metrics,
-        access_log: bool = False,
-        fast: FastPredict | None = None,
-    ) -> None:
-        self.app = app
+def request_id_for(given: bytes | None) -> bytes:
+    """The caller's X-Request-ID when it is a plain token, else a new one."""
+    if given is not None and _REQUEST_ID.fullmatch(given):
+        return given
+    return b"%s%016x" % (_ID_PREFIX, next(_ids))
+
+
+def internal_error_body(request_id: str) -> bytes:
+    """The last-resort 500's body: no exception text, only what lets an operator find the log."""
+    return orjson.dumps({"detail": "internal server error", "request_id": request_id})
+
+
+def log_unhandled(scope: Scope) -> None:
+    error_logger.exception(
+        "unhandled error", extra={"path": scope.get("path"), "method": scope["method"]}
+    )
+
+
+class RequestRecorder:
+    """Counts and times every request (and writes the access log when it is on)."""
+
+    def __init__(self, metrics: Metrics, access_log: bool) -> None:
         self.metrics = metrics
         self.access_log = access_log
-        self.fast = fast
+
+    def record(self, route: str, method: str, status: int, elapsed: float) -> None:
+        self.metrics.observe_request(route, method, status, elapsed)
+        if self.access_log:
+            logger.info(
+                "request",
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
+
+
+class RequestContextMiddleware:
+    """Every request but the fast path's (fastpath.py does the same for its two routes)."""
+
+    def __init__(self, app: Any, recorder: RequestRecorder) -> None:
+        self.app = app
+        self.recorder = recorder
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                if _REQUEST_ID.fullmatch(value):
-                    request_id = value.decode("ascii")
-                break
-        if request_id is None:
-            request_id = f"{_ID_PREFIX}{next(_ids):016x}"
+        given = next((v for name, v in scope["headers"] if name == b"x-request-id"), None)
+        id_bytes = request_id_for(given)
+        request_id = id_bytes.decode("ascii")
         token = request_id_var.set(request_id)
-        id_header = (b"x-request-id", request_id.encode("ascii"))
+        id_header = (b"x-request-id", id_bytes)
         status = 500
         response_started = False
 
@@ -68,19 +96,13 @@ class RequestContextMiddleware:
                 message = {**message, "headers": [*message.get("headers", ()), id_header]}
             await send(message)
 
-        fast = self.fast.match(scope) if self.fast is not None else None
         try:
-            if fast is not None:
-                await self.fast(scope, receive, send_with_id, fast)  # type: ignore[misc]
-            else:
-                await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, send_with_id)
         except Exception:
-            error_logger.exception(
-                "unhandled error", extra={"path": scope.get("path"), "method": scope["method"]}
-            )
+            log_unhandled(scope)
             status = 500
             if not response_started:
-                body = orjson.dumps({"detail": "internal server error", "request_id": request_id})
+                body = internal_error_body(request_id)
                 await send(
                     {
                         "type": "http.response.start",
@@ -94,20 +116,6 @@ class RequestContextMiddleware:
                 )
                 await send({"type": "http.response.body", "body": body})
         finally:
-            if fast is not None:
-                template = scope["path"]
-            else:
-                template = getattr(scope.get("route"), "path", None) or "unmatched"
-            elapsed = time.perf_counter() - started
-            self.metrics.observe_request(template, scope["method"], status, elapsed)
-            if self.access_log:
-                logger.info(
-                    "request",
-                    extra={
-                        "method": scope["method"],
-                        "route": template,
-                        "status": status,
-                        "duration_ms": round(elapsed * 1000, 3),
-                    },
-                )
+            template = getattr(scope.get("route"), "path", None) or "unmatched"
+            self.recorder.record(template, scope["method"], status, time.perf_counter() - started)
             request_id_var.reset(token)
