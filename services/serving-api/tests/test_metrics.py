@@ -9,7 +9,7 @@ from serving_api.metrics import Metrics
 
 
 def _samples(metrics: Metrics) -> dict[str, float]:
-    text = generate_latest(metrics.registry).decode()
+    text = metrics.render()[0].decode()
     lines = [line for line in text.splitlines() if line and not line.startswith("#")]
     return {name: float(value) for name, value in (line.rsplit(" ", 1) for line in lines)}
 
@@ -51,3 +51,30 @@ def _assert_same(ours: dict[str, float], theirs: dict[str, float]) -> None:
             assert abs(ours[name] - value) <= 1e-9
         else:
             assert ours[name] == value, name
+
+
+def test_waiting_observations_reach_the_registry_by_the_bound_or_a_scrape():
+    metrics = Metrics()
+    assert metrics.flush_at > 1  # one process: observations wait
+    name = 'serving_requests_total{method="POST",route="/predict",status="200"}'
+
+    def in_registry() -> float:
+        text = generate_latest(metrics.registry).decode()  # the registry alone: no flush
+        return next((float(s.split()[-1]) for s in text.splitlines() if s.startswith(name)), 0)
+
+    for _ in range(metrics.flush_at - 1):
+        metrics.observe_request("/predict", "POST", 200, 0.001)
+        metrics.observe_predictions([0.5], ["MEDIUM"])
+    assert in_registry() == 0
+    metrics.observe_request("/predict", "POST", 200, 0.001)  # the bound: flushed without a scrape
+    assert in_registry() == metrics.flush_at
+    metrics.observe_request("/predict", "POST", 200, 0.001)
+    assert _samples(metrics)[name] == metrics.flush_at + 1  # a scrape flushes first
+    assert _samples(metrics)['serving_predictions_total{risk_level="MEDIUM"}'] == (
+        metrics.flush_at - 1
+    )
+
+
+def test_with_several_workers_every_observation_is_flushed_at_once(monkeypatch):
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "/nonexistent")  # read by Metrics() only
+    assert Metrics().flush_at == 1

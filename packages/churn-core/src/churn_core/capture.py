@@ -27,7 +27,6 @@ import io
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +48,6 @@ def capture_record(
     """One ``service`` record: the customer's features and its prediction (a churn_core
     Prediction), stamped with the request's time (epoch seconds) and id."""
     return capture_records([customer], [prediction], timestamp, request_id)[0]
-
-
-_features_of = itemgetter(*FEATURE_NAMES)
 
 
 def capture_records(
@@ -97,7 +93,7 @@ def _records(
             "timestamp": stamp,
             "request_id": request_id,
             "model_version": prediction.model_version,
-            "features": dict(zip(FEATURE_NAMES, _features_of(customer), strict=True)),
+            "features": {name: customer[name] for name in FEATURE_NAMES},
             PROBABILITY: prediction.churn_probability,
             "churn_prediction": prediction.churn_prediction,
             "risk_level": prediction.risk_level,
