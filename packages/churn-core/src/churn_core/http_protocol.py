@@ -13,6 +13,8 @@ looks at them a few times a second (``check_seconds``), instead of a timer armed
 for every request (measured: that cost /predict about 10 % of its requests per second at 8
 connections).
 
+Its transport also sends a response's head and body in one write (``CoalescingTransport``).
+
 Used by both HTTP servers on uvicorn, serving-api and `sagemaker-handler serve`, hence here;
 it needs the ``http`` extra (uvicorn with httptools), which importing this module imports.
 The limits are class attributes, set by ``configure`` in each process before it serves: the
@@ -30,6 +32,49 @@ REASONS = {408: b"Request Timeout", 431: b"Request Header Fields Too Large"}
 HEAD, BODY = "head", "body"
 
 
+class CoalescingTransport:
+    """A connection's transport whose writes made in one event-loop iteration leave in one
+    ``write`` at the end of it.
+
+    uvicorn writes a response's head when the app sends ``http.response.start`` and its body at
+    the next message: two system calls, and two wake-ups of a client waiting for the answer.
+    Under load on this 2-core VM each wake-up of a sleeping client cost the server ~5 µs of
+    kernel time (perf: ``sock_def_readable`` → ``try_to_wake_up``), a tenth of a ``/predict``.
+    Every write is held only until the loop finishes its current callbacks (``call_soon``), so
+    streamed bodies still leave chunk by chunk and nothing waits for more data.
+    """
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        if not self._held:
+            self._loop.call_soon(self.flush)
+        self._held.append(data)
+
+    def flush(self) -> None:
+        held = self._held
+        if not held:
+            return
+        self._held = []
+        if not self._transport.is_closing():
+            self._transport.write(held[0] if len(held) == 1 else b"".join(held))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def get_write_buffer_size(self) -> int:
+        return self._transport.get_write_buffer_size() + sum(map(len, self._held))
+
+    def __getattr__(self, name: str) -> object:  # everything else is the transport's own
+        return getattr(self._transport, name)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     body_timeout: float = 30.0
@@ -42,7 +87,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         return min(1.0, min(cls.header_timeout, cls.body_timeout) / 4)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
+        super().connection_made(CoalescingTransport(transport, self.loop))  # type: ignore[arg-type]
         self._phase: str | None = None
         self._deadline = 0.0
         self._head_bytes = 0
