@@ -58,7 +58,10 @@ def capture_records(
 ) -> list[Row]:
     """``capture_record`` for every customer of one request, the time formatted once."""
     stamp = datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
-    return _records(customers, predictions, stamp, request_id)
+    return [
+        _record(customer, prediction, stamp, request_id)
+        for customer, prediction in zip(customers, predictions, strict=True)
+    ]
 
 
 def capture_lines(
@@ -74,32 +77,29 @@ def capture_lines(
     never formatted in Python.
     """
     when = datetime.fromtimestamp(timestamp, timezone.utc)
-    dump = orjson.dumps
     newline = orjson.OPT_APPEND_NEWLINE
-    records = _records(customers, predictions, when, request_id)
-    if len(records) == 1:
-        return dump(records[0], option=newline)
-    return b"".join([dump(record, option=newline) for record in records])
+    if len(customers) == 1:  # every /predict: no list to build and join
+        return orjson.dumps(_record(customers[0], predictions[0], when, request_id), option=newline)
+    return b"".join(
+        [
+            orjson.dumps(_record(customer, prediction, when, request_id), option=newline)
+            for customer, prediction in zip(customers, predictions, strict=True)
+        ]
+    )
 
 
-def _records(
-    customers: Sequence[Mapping[str, Any]],
-    predictions: Sequence[Any],
-    stamp: str | datetime,
-    request_id: str | None,
-) -> list[Row]:
-    return [
-        {
-            "timestamp": stamp,
-            "request_id": request_id,
-            "model_version": prediction.model_version,
-            "features": {name: customer[name] for name in FEATURE_NAMES},
-            PROBABILITY: prediction.churn_probability,
-            "churn_prediction": prediction.churn_prediction,
-            "risk_level": prediction.risk_level,
-        }
-        for customer, prediction in zip(customers, predictions, strict=True)
-    ]
+def _record(
+    customer: Mapping[str, Any], prediction: Any, stamp: str | datetime, request_id: str | None
+) -> Row:
+    return {
+        "timestamp": stamp,
+        "request_id": request_id,
+        "model_version": prediction.model_version,
+        "features": {name: customer[name] for name in FEATURE_NAMES},
+        PROBABILITY: prediction.churn_probability,
+        "churn_prediction": prediction.churn_prediction,
+        "risk_level": prediction.risk_level,
+    }
 
 
 # ---- reading: one detection function, one reader per format ------------------------------------
