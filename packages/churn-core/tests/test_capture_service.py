@@ -10,20 +10,10 @@ import pytest
 
 from churn_core import Prediction
 from churn_core.capture import capture_lines, capture_records, read_capture_lines
+from churn_core.samples import SAMPLE_CUSTOMERS
 from churn_core.schema import FEATURE_NAMES
 
-CUSTOMER = {
-    "CreditScore": 619,
-    "Geography": "France",
-    "Gender": "Female",
-    "Age": 42,
-    "Tenure": 2,
-    "Balance": 0.0,
-    "NumOfProducts": 1,
-    "HasCrCard": 1,
-    "IsActiveMember": 1,
-    "EstimatedSalary": 101348.88,
-}
+CUSTOMER = SAMPLE_CUSTOMERS[0]
 
 
 def _prediction(p: float) -> Prediction:
