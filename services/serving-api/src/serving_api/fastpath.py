@@ -3,7 +3,7 @@
 FastAPI's routing, dependency solving and Request/Response objects cost more per request than
 the prediction itself, and so did the layers around them: Starlette's error middleware, our
 request-context middleware and their send wrappers took ~12 µs of a 40 µs in-process call
-(README, third pass). So ``ServingAPI`` (app.py) hands these two routes to ``FastPredict``
+(README, fourth pass). So ``ServingAPI`` (app.py) hands these two routes to ``FastPredict``
 before its middleware stack, and ``FastPredict`` does in one coroutine what the middleware does
 for every other route (request id, last-resort 500, metrics, access log) with one pass over the
 headers.
@@ -120,16 +120,13 @@ class FastPredict:
         token = request_id_var.set(id_bytes.decode("ascii"))
         status = 500
         try:
-            status, headers, body = await self.answer(
-                scope, receive, handler, api_key, length, media_types
-            )
-            headers.append((b"x-request-id", id_bytes))
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-        except Exception:
-            log_unhandled(scope)
-            status = 500
-            _, headers, body = reply(500, internal_error_body(id_bytes.decode("ascii")), None)
+            try:
+                status, headers, body = await self.answer(
+                    scope, receive, handler, api_key, length, media_types
+                )
+            except Exception:  # nothing was sent yet: the last-resort 500
+                log_unhandled(scope)
+                status, headers, body = reply(500, internal_error_body(id_bytes.decode()), None)
             headers.append((b"x-request-id", id_bytes))
             await send({"type": "http.response.start", "status": status, "headers": headers})
             await send({"type": "http.response.body", "body": body})
