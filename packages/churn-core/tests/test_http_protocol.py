@@ -53,7 +53,7 @@ def test_writes_of_one_iteration_leave_together_and_close_flushes_first() -> Non
         seen.append(list(recorder.writes))  # nothing yet: the iteration is not over
         await asyncio.sleep(0)
         seen.append(list(recorder.writes))
-        transport.write(b"refused")
+        transport.writelines([b"ref", b"used"])  # same order, same single write
         transport.close()  # what the 408/431 answers do: the answer leaves before the close
         seen.append(list(recorder.writes))
         transport.write(b"after close")
