@@ -42,7 +42,8 @@ class CoalescingTransport:
     Under load on this 2-core VM each wake-up of a sleeping client cost the server ~5 µs of
     kernel time (perf: ``sock_def_readable`` → ``try_to_wake_up``), a tenth of a ``/predict``.
     Every write is held only until the loop finishes its current callbacks (``call_soon``), so
-    streamed bodies still leave chunk by chunk and nothing waits for more data.
+    streamed bodies still leave chunk by chunk and nothing waits for more data; the protocol
+    flushes as soon as a response is complete.
     """
 
     __slots__ = ("_held", "_loop", "_transport")
@@ -121,6 +122,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         self._phase = None
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        # The whole response is written: it leaves now, before the rest of the request's task
+        # (the app's bookkeeping after its last send, uvicorn's own) runs.
+        self.transport.flush()  # type: ignore[attr-defined]
+        super().on_response_complete()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._phase = None
