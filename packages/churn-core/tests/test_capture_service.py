@@ -55,3 +55,8 @@ def test_one_record_is_one_line_that_drift_reads_back(tmp_path: Path) -> None:
             "risk_level": "LOW",
         }
     ]
+
+
+def test_customers_and_predictions_must_pair_up() -> None:
+    with pytest.raises(ValueError):
+        capture_lines([CUSTOMER], [_prediction(0.1), _prediction(0.2)], 1_700_000_000.0, None)

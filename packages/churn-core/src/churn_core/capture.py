@@ -78,7 +78,7 @@ def capture_lines(
     """
     when = datetime.fromtimestamp(timestamp, timezone.utc)
     newline = orjson.OPT_APPEND_NEWLINE
-    if len(customers) == 1:  # every /predict: no list to build and join
+    if len(customers) == 1 == len(predictions):  # every /predict: no list to build and join
         return orjson.dumps(_record(customers[0], predictions[0], when, request_id), option=newline)
     return b"".join(
         [
