@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import lightgbm as lgb
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 from churn_core import Predictor
 from churn_core.candidates import CATBOOST_PARAMS, CrossValidation, fit
 from churn_core.cli import main
+from churn_core.compiled_tables import compile_raw_score
 from churn_core.data import columns_of, generate, load
 from churn_core.explain import LeafTable
 from churn_core.features import build_matrix, columns_from_records
@@ -167,6 +169,37 @@ def test_batch_tables_equal_the_booster_bit_for_bit(converted):
     for rows in (x_train, x_hold, boundary, build_matrix(columns_of(wide))):
         assert np.array_equal(tables.probabilities(rows), booster.predict(rows))
     assert tables.probabilities(x_hold[:0]).shape == (0,)
+
+
+def _compiled_probabilities(tables: TreeTables, rows: np.ndarray) -> np.ndarray:
+    raw_score = compile_raw_score(tables)
+    assert raw_score is not None  # numba is installed with the workspace
+    return np.array([1.0 / (1.0 + math.exp(-raw_score(row))) for row in rows])
+
+
+def test_compiled_tables_equal_the_booster_bit_for_bit(converted):
+    model, x_train, x_hold, boundary, _ = converted
+    booster = lgb.Booster(model_str=model.text)
+    tables = TreeTables.for_booster(booster, booster.dump_model(), x_hold[:50])
+    wide = build_matrix(columns_of(generate(20_000, seed=12)))
+    for rows in (x_train, x_hold, boundary, wide):
+        assert _compiled_probabilities(tables, rows).tobytes() == booster.predict(rows).tobytes()
+    # LightGBM's own trees (not symmetric, up to 7 splits each) and trees without a split.
+    frame = generate(3_000, seed=8)
+    matrix, labels = build_matrix(columns_of(frame)), frame[LABEL].to_numpy()
+    for params in (
+        {"objective": "binary", "num_leaves": 8, "verbose": -1, "min_data_in_leaf": 5},
+        {"objective": "binary", "verbose": -1, "min_data_in_leaf": 10_000},
+    ):
+        other = lgb.train(params, lgb.Dataset(matrix, labels), num_boost_round=40)
+        other_tables = TreeTables.for_booster(other, other.dump_model(), matrix[:50])
+        boundary, _ = _boundary_rows(other.model_to_string(), matrix[0])
+        for rows in (matrix, boundary, wide) if boundary.size else (matrix, wide):
+            ours = _compiled_probabilities(other_tables, rows)
+            assert ours.tobytes() == other.predict(rows).tobytes()
+    nan_row = x_hold[0].copy()
+    nan_row[0] = np.nan
+    assert math.isnan(compile_raw_score(tables)(nan_row))  # the caller asks LightGBM
 
 
 def test_batch_tables_refuse_what_they_cannot_reproduce(converted):

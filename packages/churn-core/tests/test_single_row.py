@@ -9,9 +9,15 @@ from hypothesis import strategies as st
 
 from churn_core import InvalidCustomerError, Predictor
 from churn_core.data import columns_of, generate
-from churn_core.features import build_matrix, columns_from_records, row_features
+from churn_core.features import (
+    MODEL_FEATURE_NAMES,
+    build_matrix,
+    columns_from_records,
+    row_features,
+)
 from churn_core.schema import CATEGORICAL, FEATURE_NAMES, FEATURES, validate_customers
 from churn_core.single_row import SingleRowModel, plainly_valid
+from churn_core.tree_tables import TreeTables
 from churn_testing.strategies import customers_strategy
 
 
@@ -57,15 +63,52 @@ def test_row_features_equal_build_matrix_bit_for_bit():
     assert ours.tobytes() == expected.tobytes()
 
 
-def test_single_row_probabilities_equal_the_batch_prediction(predictor: Predictor):
+@pytest.mark.parametrize("engine", ["compiled", "c-api"])
+def test_single_row_probabilities_equal_the_batch_prediction(predictor: Predictor, engine):
     frame = generate(5_000, seed=23)
     matrix = build_matrix(columns_of(frame))
     boundary = build_matrix(columns_from_records(validate_customers(_boundary_customers())))
     matrix = np.vstack([matrix, boundary])
     expected = predictor.booster.predict(matrix)  # the booster's own batch call, all threads
-    assert predictor.single_row.uses_c_api
-    ours = np.array([predictor.single_row.probability(list(row)) for row in matrix])
+    model = SingleRowModel(predictor.booster)
+    assert model.engine == "c-api"
+    if engine == "compiled":
+        assert model.compile(predictor.tables)
+    assert model.engine == engine
+    ours = np.array([model.probability(list(row)) for row in matrix])
     assert ours.tobytes() == expected.tobytes()
+
+
+def test_warm_up_compiles_the_single_row_path(bundle_dir):
+    predictor = Predictor.from_bundle(bundle_dir)
+    assert predictor.single_row.engine == "c-api"  # loading alone compiles nothing
+    predictor.warm_up()
+    assert predictor.single_row.engine == "compiled"
+
+
+def test_compiled_tables_that_disagree_are_not_used(predictor: Predictor, customers):
+    dump = predictor.booster.dump_model()
+    nodes = [dump["tree_info"][0]["tree_structure"]]
+    while nodes:  # another model's tables: every leaf of the first tree moved
+        node = nodes.pop()
+        if "leaf_value" in node:
+            node["leaf_value"] += 0.5
+        else:
+            nodes += [node["left_child"], node["right_child"]]
+    model = SingleRowModel(predictor.booster)
+    assert not model.compile(TreeTables(dump))
+    assert not model.compile(None)
+    assert model.engine == "c-api"
+
+
+def test_a_row_with_nan_is_left_to_lightgbm(predictor: Predictor, customers):
+    model = SingleRowModel(predictor.booster)
+    assert model.compile(predictor.tables)
+    for column in range(len(MODEL_FEATURE_NAMES)):
+        row = row_features(customers[column])
+        row[column] = math.nan  # never from a validated customer; LightGBM's missing-value rule
+        expected = predictor.booster.predict(np.array([row]))[0]
+        assert model.probability(row) == expected
 
 
 def test_predict_of_one_customer_equals_its_row_in_a_batch(predictor: Predictor, customers):
@@ -77,7 +120,7 @@ def test_predict_of_one_customer_equals_its_row_in_a_batch(predictor: Predictor,
 def test_the_booster_wrapper_fallback_gives_the_same_answer(predictor: Predictor, customers):
     fallback = SingleRowModel(predictor.booster)
     fallback.close()  # what happens when the C call is missing or disagrees at load
-    assert not fallback.uses_c_api
+    assert fallback.engine == "booster"
     rows = [row_features(c) for c in customers[:50]]
     assert [fallback.probability(r) for r in rows] == [
         predictor.single_row.probability(r) for r in rows

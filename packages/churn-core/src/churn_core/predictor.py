@@ -206,9 +206,11 @@ class Predictor:
 
     def warm_up(self, rounds: int = 1) -> None:
         """Pay the first predictions' lazy setup (LightGBM, pydantic, the explainer) before a
-        server reports ready: each sample customer alone, all of them as a batch, one explained."""
+        server reports ready, and compile the single-row path (single_row.py): each sample
+        customer alone, all of them as a batch, one explained."""
         from churn_core.samples import SAMPLE_CUSTOMERS
 
+        self.single_row.compile(self.tables)
         for _ in range(rounds):
             for customer in SAMPLE_CUSTOMERS:
                 self.predict([customer])

@@ -15,7 +15,9 @@ predictor per call) and the rest in pydantic and object creation. This path skip
    bad field. It is never more permissive: a test feeds both the same bad and boundary values.
 2. **numpy for the features.** ``features.row_features`` computes each model feature with its
    plain-Python twin (``ModelFeature.one``), tested bit for bit against ``build_matrix``.
-3. **Booster.predict's wrapper.** LightGBM's single-row C API
+3. **Booster.predict's wrapper.** Once ``Predictor.warm_up`` has compiled the model's tree tables
+   (``compiled_tables``, numba: ~1.5 µs a row), they score the row; until then, or without
+   numba or tables, LightGBM's single-row C API
    (``LGBM_BoosterPredictForMatSingleRowFastInit`` once, then ``…SingleRowFast`` per call) runs
    the same trees, the same float64 sum and the same sigmoid as the batch prediction on the same
    booster handle; a test checks equality bit for bit on thousands of rows and boundary values,
@@ -39,8 +41,10 @@ from typing import Any
 
 import numpy as np
 
+from churn_core.compiled_tables import RawScore, compile_raw_score
 from churn_core.features import MODEL_FEATURE_NAMES, row_features
 from churn_core.schema import FEATURES, validate_customers
+from churn_core.tree_tables import TreeTables
 
 _N_FEATURES = len(MODEL_FEATURE_NAMES)
 _C_API_DTYPE_FLOAT64 = 1
@@ -108,7 +112,9 @@ def features_of(customer: Mapping[str, Any]) -> list[float]:
 
 
 class SingleRowModel:
-    """Probabilities for one feature row from the booster, equal to ``Booster.predict``'s."""
+    """Probabilities for one feature row, equal to ``Booster.predict``'s: from the compiled
+    tables once ``compile`` has succeeded, else LightGBM's single-row C API, else
+    ``Booster.predict`` itself."""
 
     def __init__(self, booster: Any) -> None:
         self.booster = booster
@@ -119,11 +125,33 @@ class SingleRowModel:
         self._out_len_ref = ctypes.byref(self._out_len)  # made once, not on every call
         self._out = (ctypes.c_double * 1)()
         self._lib: Any = None
+        self._raw_score: RawScore | None = None
         self._init_fast_config()
 
     @property
-    def uses_c_api(self) -> bool:
-        return self._lib is not None
+    def engine(self) -> str:
+        """What scores a row: ``compiled`` tables, LightGBM's ``c-api`` or the ``booster``."""
+        if self._raw_score is not None:
+            return "compiled"
+        return "c-api" if self._lib is not None else "booster"
+
+    def compile(self, tables: TreeTables | None) -> bool:
+        """Score rows through the compiled ``tables`` from now on, if numba is installed and
+        they give ``Booster.predict``'s probabilities on the sample customers; False (nothing
+        changes) otherwise."""
+        if tables is None:
+            return False
+        raw_score = compile_raw_score(tables)
+        if raw_score is None:
+            return False
+        rows = _sample_rows()
+        expected = self.booster.predict(np.array(rows), num_threads=1)
+        for row, probability in zip(rows, expected, strict=True):
+            score = raw_score(np.array(row))
+            if 1.0 / (1.0 + math.exp(-score)) != float(probability):
+                return False
+        self._raw_score = raw_score
+        return True
 
     def _init_fast_config(self) -> None:
         try:
@@ -154,13 +182,16 @@ class SingleRowModel:
             self.close()
 
     def _agrees_with_batch(self) -> bool:
-        from churn_core.samples import SAMPLE_CUSTOMERS
-
-        rows = [row_features(c) for c in validate_customers(SAMPLE_CUSTOMERS)]
+        rows = _sample_rows()
         expected = self.booster.predict(np.array(rows), num_threads=1)
         return all(self.probability(r) == float(e) for r, e in zip(rows, expected, strict=True))
 
     def probability(self, row: list[float]) -> float:
+        raw_score = self._raw_score
+        if raw_score is not None:
+            score = raw_score(np.array(row))
+            if score == score:  # NaN: a row with a missing value, left to LightGBM
+                return 1.0 / (1.0 + math.exp(-score))
         if self._lib is None:
             return float(self.booster.predict(np.array([row]), num_threads=1)[0])
         with self._lock:
@@ -171,6 +202,7 @@ class SingleRowModel:
             return self._out[0]
 
     def close(self) -> None:
+        """Release the C API's config (the compiled tables, if any, stay)."""
         with self._lock:
             if self._lib is not None and self._config.value:
                 self._free(self._config)
@@ -181,3 +213,9 @@ class SingleRowModel:
         # At interpreter shutdown the library may be gone already.
         with contextlib.suppress(Exception):
             self.close()
+
+
+def _sample_rows() -> list[list[float]]:
+    from churn_core.samples import SAMPLE_CUSTOMERS
+
+    return [row_features(c) for c in validate_customers(SAMPLE_CUSTOMERS)]
