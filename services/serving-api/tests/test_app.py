@@ -208,10 +208,15 @@ def test_readiness_waits_for_load_and_warm_up(settings: Settings, predictor: Pre
             self.manifest = predictor.manifest
             self.signature = predictor.signature
             self.describe = predictor.describe
+            self.single_row, self.tables = predictor.single_row, predictor.tables
 
         def predict(self, customers, explain=False):
             calls.append(len(customers))
             return predictor.predict(customers, explain=explain)
+
+        def predict_one(self, customer, explain=False):
+            calls.append(1)
+            return predictor.predict_one(customer, explain=explain)
 
     def slow_loader() -> CountingPredictor:
         release.wait(30)

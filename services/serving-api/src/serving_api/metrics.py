@@ -156,11 +156,14 @@ class Metrics:
         is counted first and added once per label and bucket: 1,000 observe() calls took ~3 ms
         of a 1,000-row request (py-spy), each taking locks; the exposition is the same."""
         if len(probabilities) == 1:
-            self._predictions.append((probabilities[0], risk_levels[0]))
-            if len(self._predictions) >= self.flush_at:
-                self.flush()
-            return
-        self._add_predictions(probabilities, risk_levels)
+            self.observe_prediction(probabilities[0], risk_levels[0])
+        else:
+            self._add_predictions(probabilities, risk_levels)
+
+    def observe_prediction(self, probability: float, risk_level: str) -> None:
+        self._predictions.append((probability, risk_level))
+        if len(self._predictions) >= self.flush_at:
+            self.flush()
 
     def flush(self) -> None:
         """Hand the waiting observations to prometheus-client (safe from any thread: each is

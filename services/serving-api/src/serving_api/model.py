@@ -101,14 +101,19 @@ class ModelService:
         if not self.ready:
             raise ApiError(503, "model is not ready", {"Retry-After": "1"})
 
+    def _loaded(self) -> Predictor:
+        if self.predictor is None:
+            raise RuntimeError("predict() before the model was loaded; routes check readiness")
+        return self.predictor
+
     def predict(
         self, customers: Sequence[Mapping[str, Any]], explain: bool = False
     ) -> list[Prediction]:
         """Predict (churn_core validates strictly and raises InvalidCustomerError), then
         record metrics and queue the capture records."""
-        predictor = self.predictor
-        if predictor is None:
-            raise RuntimeError("predict() before the model was loaded; routes check readiness")
+        if not explain and len(customers) == 1:
+            return [self.predict_one(customers[0])]
+        predictor = self._loaded()
         if explain:
             started = time.perf_counter()
             predictions = predictor.predict(customers, explain=True)
@@ -123,3 +128,14 @@ class ModelService:
                 CaptureBatch(time.time(), request_id_var.get(), customers, predictions)
             )
         return predictions
+
+    def predict_one(self, customer: Mapping[str, Any]) -> Prediction:
+        """``predict`` of one customer, unexplained (every plain /predict), with nothing built
+        for a batch of one."""
+        prediction = self._loaded().predict_one(customer)
+        self.metrics.observe_prediction(prediction.churn_probability, prediction.risk_level)
+        if self.capture is not None:
+            self.capture.submit(
+                CaptureBatch(time.time(), request_id_var.get(), (customer,), (prediction,))
+            )
+        return prediction

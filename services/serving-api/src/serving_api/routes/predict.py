@@ -89,10 +89,13 @@ async def predict_one(service: ModelService, customer: Any, explain: bool) -> by
     if not isinstance(customer, dict):
         raise unprocessable(["body"], "the body must be one customer as a JSON object")
     try:
-        predictions = await run_predictions(service, (customer,), explain)
+        if explain:
+            prediction = (await run_predictions(service, (customer,), explain))[0]
+        else:
+            prediction = service.predict_one(customer)
     except InvalidCustomerError as exc:
         raise invalid_customers(exc, ["body"], indexed=False) from None
-    return orjson.dumps(predictions[0].model_dump(exclude_none=True))
+    return orjson.dumps(prediction.model_dump(exclude_none=True))
 
 
 async def predict_many(service: ModelService, body: Any, explain: bool, batch_limit: int) -> bytes:
