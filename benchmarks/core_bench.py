@@ -42,6 +42,7 @@ def main() -> None:
     bundle = train(work / "model", seed=42)
     print(f"trained the fast-path model in {time.perf_counter() - t0:.1f} s", flush=True)
     predictor = Predictor.from_bundle(bundle)
+    predictor.compile_single_row()  # as the servers do once ready
     t0 = time.perf_counter()
     pipeline = seed_pipeline()
     print(f"trained the seed-style stacking pipeline in {time.perf_counter() - t0:.1f} s")

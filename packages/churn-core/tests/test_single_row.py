@@ -79,11 +79,15 @@ def test_single_row_probabilities_equal_the_batch_prediction(predictor: Predicto
     assert ours.tobytes() == expected.tobytes()
 
 
-def test_warm_up_compiles_the_single_row_path(bundle_dir):
+def test_the_single_row_path_is_compiled_on_request(bundle_dir, customers):
     predictor = Predictor.from_bundle(bundle_dir)
-    assert predictor.single_row.engine == "c-api"  # loading alone compiles nothing
     predictor.warm_up()
+    assert predictor.single_row.engine == "c-api"  # loading and warming compile nothing
+    before = predictor.predict(customers[:20])
+    alone = [predictor.predict([c])[0] for c in customers[:20]]
+    predictor.compile_in_background().join(60)
     assert predictor.single_row.engine == "compiled"
+    assert [predictor.predict([c])[0] for c in customers[:20]] == alone == before
 
 
 def test_compiled_tables_that_disagree_are_not_used(predictor: Predictor, customers):

@@ -305,3 +305,14 @@ def test_capture_keeps_request_ids_on_worker_threads(
         for line in path.read_text().splitlines()
     ]
     assert [r["request_id"] for r in records] == ["explained"] + ["big-batch"] * 40
+
+
+def test_the_single_row_path_is_compiled_once_ready(settings: Settings, bundle_dir) -> None:
+    predictor = Predictor.from_bundle(bundle_dir)  # its own: the session's may be compiled
+    app = create_app(settings, predictor=predictor)
+    with TestClient(app) as client:
+        assert app.state.service.wait_ready(120)  # the loader thread ends after compiling
+        assert predictor.single_row.engine == "compiled"
+        answer = client.post("/predict", json=CUSTOMER)
+        assert answer.status_code == 200
+        assert answer.json() == predictor.predict([CUSTOMER])[0].model_dump()

@@ -7,7 +7,8 @@ each node's branch depends on the row, so the CPU mispredicts about half of them
 ``churn_core.tree_tables`` need no branches: one comparison per distinct split of the ensemble,
 then per tree an index built from its splits' outcomes and one leaf value. numpy does that for a
 batch; for one row its per-call costs would eat the gain, so this module compiles the same steps
-for one row with numba, once per model (~1 s, in ``Predictor.warm_up``). ~1.5 µs a row.
+for one row with numba, once per model (~2 s with numba's import, which servers spend in the
+background once they answer: ``Predictor.compile_single_row``). ~2 µs a row.
 
 The score is LightGBM's, bit for bit, for the reasons the tables' are (see tree_tables): the
 same comparisons (``x > threshold`` goes right) on the same float64 row, leaf values and

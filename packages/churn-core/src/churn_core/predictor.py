@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,16 +207,29 @@ class Predictor:
 
     def warm_up(self, rounds: int = 1) -> None:
         """Pay the first predictions' lazy setup (LightGBM, pydantic, the explainer) before a
-        server reports ready, and compile the single-row path (single_row.py): each sample
-        customer alone, all of them as a batch, one explained."""
+        server reports ready: each sample customer alone, all of them as a batch, one
+        explained."""
         from churn_core.samples import SAMPLE_CUSTOMERS
 
-        self.single_row.compile(self.tables)
         for _ in range(rounds):
             for customer in SAMPLE_CUSTOMERS:
                 self.predict([customer])
             self.predict(SAMPLE_CUSTOMERS)
         self.predict(SAMPLE_CUSTOMERS[:1], explain=True)
+
+    def compile_single_row(self) -> bool:
+        """Compile the single-row path's trees (single_row.py: numba, ~2 s with its import),
+        which servers do once they answer, off the request path: the answers are the same bit
+        for bit before and after, only faster. False when it stays on LightGBM's C API."""
+        return self.single_row.compile(self.tables)
+
+    def compile_in_background(self) -> threading.Thread:
+        """``compile_single_row`` in a daemon thread (started; returned for whoever waits)."""
+        thread = threading.Thread(
+            target=self.compile_single_row, name="compile-single-row", daemon=True
+        )
+        thread.start()
+        return thread
 
     def _prediction(
         self,

@@ -15,16 +15,18 @@ predictor per call) and the rest in pydantic and object creation. This path skip
    bad field. It is never more permissive: a test feeds both the same bad and boundary values.
 2. **numpy for the features.** ``features.row_features`` computes each model feature with its
    plain-Python twin (``ModelFeature.one``), tested bit for bit against ``build_matrix``.
-3. **Booster.predict's wrapper.** Once ``Predictor.warm_up`` has compiled the model's tree tables
-   (``compiled_tables``, numba: ~1.5 µs a row), they score the row; until then, or without
-   numba or tables, LightGBM's single-row C API
-   (``LGBM_BoosterPredictForMatSingleRowFastInit`` once, then ``…SingleRowFast`` per call) runs
-   the same trees, the same float64 sum and the same sigmoid as the batch prediction on the same
+3. **Booster.predict's wrapper.** Once a server has compiled the model's tree tables
+   (``Predictor.compile_single_row``, in the background once it answers; ``compiled_tables``,
+   numba: ~2 µs a row), they score the row (checked against ``Booster.predict`` before use, and
+   in tests on every threshold's neighbours). Until then, or without numba or tables, LightGBM's
+   single-row C API (``LGBM_BoosterPredictForMatSingleRowFastInit`` once, then
+   ``…SingleRowFast`` per call, ~9 µs on the real-data model's 222 trees) runs the same trees, the same float64 sum and the same sigmoid as the batch prediction on the same
    booster handle; a test checks equality bit for bit on thousands of rows and boundary values,
    and ``SingleRowModel`` checks it again at load on the sample customers, falling back to
    ``Booster.predict`` if the library does not offer the call or disagrees.
 
-The C call is made under a lock: LightGBM keeps per-config scratch buffers, and one fast config
+The compiled function keeps no state (each call gets its own row array). The C call is made
+under a lock: LightGBM keeps per-config scratch buffers, and one fast config
 is shared by the event loop and worker threads (uncontended, the lock costs well under 1 µs).
 Explanations are not on this path: they use the same explainer on the same feature row as a
 batch (only the feature row comes from here), so alone and in a batch they are identical.

@@ -95,6 +95,24 @@ class ModelService:
                 "frozen_objects": frozen,
             },
         )
+        self._compile(predictor)
+
+    def _compile(self, predictor: Predictor) -> None:
+        """Once ready: the single-row path compiled (churn_core.single_row), off the request
+        path and with the same answers, then what compiling left behind frozen too."""
+        started = time.perf_counter()
+        try:
+            compiled = predictor.compile_single_row()
+        except Exception:  # only speed is at stake: keep serving through LightGBM's C API
+            logger.exception("single-row path not compiled; LightGBM's C API serves it")
+            return
+        if compiled and self.freeze_heap:
+            freeze_loaded_heap()
+        logger.info(
+            "single-row path: %s",
+            predictor.single_row.engine,
+            extra={"seconds": round(time.perf_counter() - started, 3)},
+        )
 
     def require_ready(self) -> None:
         """The 503 every route answers until the model is loaded and warm (the one place)."""

@@ -53,6 +53,7 @@ class ChurnPredictor(Predictor):
             return
         # The first prediction pays for lazy setup; pay it before the health route answers.
         model.warm_up()
+        model.compile_in_background()  # same answers, faster once done (churn_core.single_row)
         self._model = model
 
     def preprocess(self, prediction_input: Any) -> Envelope:

@@ -112,6 +112,7 @@ def model_fn(model_dir: str) -> Predictor:
     # Verifies the sha256 of every bundle file; a tampered bundle raises BundleError here.
     predictor = Predictor.from_bundle(model_dir)
     predictor.warm_up()  # before /ping answers, so the first request pays no lazy setup
+    predictor.compile_in_background()  # same answers, faster once done (churn_core.single_row)
     return predictor
 
 
