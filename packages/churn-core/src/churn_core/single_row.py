@@ -20,9 +20,10 @@ predictor per call) and the rest in pydantic and object creation. This path skip
    numba: ~2 µs a row), they score the row (checked against ``Booster.predict`` before use, and
    in tests on every threshold's neighbours). Until then, or without numba or tables, LightGBM's
    single-row C API (``LGBM_BoosterPredictForMatSingleRowFastInit`` once, then
-   ``…SingleRowFast`` per call, ~9 µs on the real-data model's 222 trees) runs the same trees, the same float64 sum and the same sigmoid as the batch prediction on the same
-   booster handle; a test checks equality bit for bit on thousands of rows and boundary values,
-   and ``SingleRowModel`` checks it again at load on the sample customers, falling back to
+   ``…SingleRowFast`` per call, ~9 µs on the real-data model's 222 trees) runs the same trees,
+   the same float64 sum and the same sigmoid as the batch prediction on the same booster
+   handle; a test checks equality bit for bit on thousands of rows and boundary values, and
+   ``SingleRowModel`` checks it again at load on the sample customers, falling back to
    ``Booster.predict`` if the library does not offer the call or disagrees.
 
 The compiled function keeps no state (each call gets its own row array). The C call is made
