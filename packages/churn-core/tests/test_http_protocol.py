@@ -1,5 +1,5 @@
-"""The guarded protocol's transport: writes of one event-loop iteration leave as one write, and
-nothing is held longer (a streamed body still arrives chunk by chunk, on a real server)."""
+"""The guarded protocol's transport: a response's head leaves with its body, and nothing else
+is held (a streamed body still arrives chunk by chunk, on a real server)."""
 
 from __future__ import annotations
 
@@ -42,32 +42,25 @@ class Recorder:
         return ("127.0.0.1", 1) if name == "peername" else default
 
 
-def test_writes_of_one_iteration_leave_together_and_close_flushes_first() -> None:
-    async def scenario() -> list[list[bytes]]:
-        recorder = Recorder()
-        transport = CoalescingTransport(recorder, asyncio.get_running_loop())  # type: ignore[arg-type]
-        seen = []
-        transport.write(b"head ")
-        transport.write(b"body")
-        assert transport.get_write_buffer_size() == 9
-        seen.append(list(recorder.writes))  # nothing yet: the iteration is not over
-        await asyncio.sleep(0)
-        seen.append(list(recorder.writes))
-        transport.writelines([b"ref", b"used"])  # same order, same single write
-        transport.close()  # what the 408/431 answers do: the answer leaves before the close
-        seen.append(list(recorder.writes))
-        transport.write(b"after close")
-        await asyncio.sleep(0)
-        seen.append(list(recorder.writes))
-        assert transport.get_extra_info("peername") == ("127.0.0.1", 1)  # the transport's own
-        return seen
-
-    assert asyncio.run(scenario()) == [
-        [],
-        [b"head body"],
-        [b"head body", b"refused"],
-        [b"head body", b"refused"],
-    ]
+def test_a_head_waits_for_its_body_and_nothing_else_waits() -> None:
+    recorder = Recorder()
+    body_follows = [True]
+    transport = CoalescingTransport(recorder, lambda: body_follows[0])  # type: ignore[arg-type]
+    transport.write(b"head ")  # a body must follow: held
+    assert recorder.writes == [] and transport.get_write_buffer_size() == 5
+    transport.write(b"body")
+    assert recorder.writes == [b"head body"]
+    body_follows[0] = False
+    transport.writelines([b"chunk;", b"chunk;"])  # no declared length: each leaves at once
+    assert recorder.writes == [b"head body", b"chunk;", b"chunk;"]
+    body_follows[0] = True
+    transport.write(b"HEAD's head")
+    transport.flush()  # at the response's completion (a HEAD request: no body comes)
+    transport.write(b"refused")
+    transport.close()  # what the 408/431 answers do: the answer leaves before the close
+    assert recorder.writes[3:] == [b"HEAD's head", b"refused"] and recorder.closed
+    assert transport.is_closing()
+    assert transport.get_extra_info("peername") == ("127.0.0.1", 1)  # the transport's own
 
 
 FIRST_CHUNK_ARRIVED = threading.Event()
@@ -107,6 +100,46 @@ def test_a_streamed_body_is_not_held_back() -> None:
             while b"second;" not in received:
                 received += client.recv(65536)
         assert received.startswith(b"HTTP/1.1 200 OK")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+BODY_RELEASED = threading.Event()
+
+
+async def late_body_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Declares its length, then sends the body only when the test says so."""
+    if scope["type"] != "http":
+        return
+    headers = [(b"content-length", b"5")]
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    while not BODY_RELEASED.is_set():
+        await asyncio.sleep(0.01)
+    await send({"type": "http.response.body", "body": b"done;"})
+
+
+def test_a_head_with_a_declared_body_leaves_with_it() -> None:
+    port = free_port()
+    config = uvicorn.Config(
+        late_body_app, port=port, http=configure(10.0, 65536, 30.0), log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.02)
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            client.settimeout(0.5)
+            with pytest.raises(TimeoutError):  # plain uvicorn sends the head at once
+                client.recv(65536)
+            BODY_RELEASED.set()
+            client.settimeout(10)
+            received = client.recv(65536)  # head and body in one segment: one write
+            assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"done;")
     finally:
         server.should_exit = True
         thread.join(10)
