@@ -79,12 +79,16 @@ def test_single_row_probabilities_equal_the_batch_prediction(predictor: Predicto
     assert ours.tobytes() == expected.tobytes()
 
 
-def test_the_single_row_path_is_compiled_on_request(bundle_dir, customers):
+def test_the_single_row_path_is_compiled_on_request(bundle_dir, customers, monkeypatch):
     predictor = Predictor.from_bundle(bundle_dir)
     predictor.warm_up()
     assert predictor.single_row.engine == "c-api"  # loading and warming compile nothing
     before = predictor.predict(customers[:20])
     alone = [predictor.predict([c])[0] for c in customers[:20]]
+    monkeypatch.setenv("CHURN_COMPILE_SINGLE_ROW", "off")  # the operator's switch
+    assert not predictor.compile_single_row()
+    assert predictor.single_row.engine == "c-api"
+    monkeypatch.delenv("CHURN_COMPILE_SINGLE_ROW")
     predictor.compile_in_background().join(60)
     assert predictor.single_row.engine == "compiled"
     assert [predictor.predict([c])[0] for c in customers[:20]] == alone == before
