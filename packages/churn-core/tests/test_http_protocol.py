@@ -4,9 +4,11 @@ is held (a streamed body still arrives chunk by chunk, on a real server)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -78,11 +80,12 @@ async def streaming_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"second;", "more_body": False})
 
 
-def test_a_streamed_body_is_not_held_back() -> None:
+@contextlib.contextmanager
+def _requested(app: Any) -> Iterator[socket.socket]:
+    """A real uvicorn server on the guarded protocol serving ``app``, and a client socket that
+    has sent it one GET."""
     port = free_port()
-    config = uvicorn.Config(
-        streaming_app, port=port, http=configure(10.0, 65536, 30.0), log_level="warning"
-    )
+    config = uvicorn.Config(app, port=port, http=configure(10.0, 65536, 30.0), log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -92,17 +95,22 @@ def test_a_streamed_body_is_not_held_back() -> None:
             time.sleep(0.02)
         with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
             client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            received = b""
-            while b"first;" not in received:  # a held chunk: socket.timeout after 10 s
-                received += client.recv(65536)
-            assert b"second;" not in received
-            FIRST_CHUNK_ARRIVED.set()
-            while b"second;" not in received:
-                received += client.recv(65536)
-        assert received.startswith(b"HTTP/1.1 200 OK")
+            yield client
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_streamed_body_is_not_held_back() -> None:
+    with _requested(streaming_app) as client:
+        received = b""
+        while b"first;" not in received:  # a held chunk: socket.timeout after 10 s
+            received += client.recv(65536)
+        assert b"second;" not in received
+        FIRST_CHUNK_ARRIVED.set()
+        while b"second;" not in received:
+            received += client.recv(65536)
+    assert received.startswith(b"HTTP/1.1 200 OK")
 
 
 BODY_RELEASED = threading.Event()
@@ -120,26 +128,11 @@ async def late_body_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 
 def test_a_head_with_a_declared_body_leaves_with_it() -> None:
-    port = free_port()
-    config = uvicorn.Config(
-        late_body_app, port=port, http=configure(10.0, 65536, 30.0), log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 10
-        while not server.started and time.monotonic() < deadline:
-            time.sleep(0.02)
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
-            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            client.settimeout(0.5)
-            with pytest.raises(TimeoutError):  # plain uvicorn sends the head at once
-                client.recv(65536)
-            BODY_RELEASED.set()
-            client.settimeout(10)
-            received = client.recv(65536)  # head and body in one segment: one write
-            assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"done;")
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with _requested(late_body_app) as client:
+        client.settimeout(0.5)
+        with pytest.raises(TimeoutError):  # plain uvicorn sends the head at once
+            client.recv(65536)
+        BODY_RELEASED.set()
+        client.settimeout(10)
+        received = client.recv(65536)  # head and body in one segment: one write
+    assert received.startswith(b"HTTP/1.1 200 OK") and received.endswith(b"done;")
