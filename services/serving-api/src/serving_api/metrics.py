@@ -161,6 +161,7 @@ class Metrics:
             self._add_predictions(probabilities, risk_levels)
 
     def observe_prediction(self, probability: float, risk_level: str) -> None:
+        """One prediction (every plain /predict): queued until the next flush."""
         self._predictions.append((probability, risk_level))
         if len(self._predictions) >= self.flush_at:
             self.flush()
