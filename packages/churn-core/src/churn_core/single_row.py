@@ -39,7 +39,7 @@ import contextlib
 import ctypes
 import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ import numpy as np
 from churn_core.compiled_tables import RawScore, compile_raw_score
 from churn_core.features import MODEL_FEATURE_NAMES, row_features
 from churn_core.schema import FEATURES, validate_customers
-from churn_core.tree_tables import TreeTables
+from churn_core.tree_tables import TreeTables, probability_of_score
 
 _N_FEATURES = len(MODEL_FEATURE_NAMES)
 _C_API_DTYPE_FLOAT64 = 1
@@ -147,12 +147,8 @@ class SingleRowModel:
         raw_score = compile_raw_score(tables)
         if raw_score is None:
             return False
-        rows = _sample_rows()
-        expected = self.booster.predict(np.array(rows), num_threads=1)
-        for row, probability in zip(rows, expected, strict=True):
-            score = raw_score(np.array(row))
-            if 1.0 / (1.0 + math.exp(-score)) != float(probability):
-                return False
+        if not self._agrees_with_batch(lambda row: probability_of_score(raw_score(np.array(row)))):
+            return False
         self._raw_score = raw_score
         return True
 
@@ -181,20 +177,23 @@ class SingleRowModel:
         if code != 0:
             return
         self._lib = _LIB
-        if not self._agrees_with_batch():
+        if not self._agrees_with_batch(self.probability):
             self.close()
 
-    def _agrees_with_batch(self) -> bool:
-        rows = _sample_rows()
+    def _agrees_with_batch(self, probability: Callable[[list[float]], float]) -> bool:
+        """``probability`` gives Booster.predict's answers on the sample customers."""
+        from churn_core.samples import SAMPLE_CUSTOMERS
+
+        rows = [row_features(c) for c in validate_customers(SAMPLE_CUSTOMERS)]
         expected = self.booster.predict(np.array(rows), num_threads=1)
-        return all(self.probability(r) == float(e) for r, e in zip(rows, expected, strict=True))
+        return all(probability(r) == float(e) for r, e in zip(rows, expected, strict=True))
 
     def probability(self, row: list[float]) -> float:
         raw_score = self._raw_score
         if raw_score is not None:
             score = raw_score(np.array(row))
             if score == score:  # NaN: a row with a missing value, left to LightGBM
-                return 1.0 / (1.0 + math.exp(-score))
+                return probability_of_score(score)
         if self._lib is None:
             return float(self.booster.predict(np.array([row]), num_threads=1)[0])
         with self._lock:
@@ -216,9 +215,3 @@ class SingleRowModel:
         # At interpreter shutdown the library may be gone already.
         with contextlib.suppress(Exception):
             self.close()
-
-
-def _sample_rows() -> list[list[float]]:
-    from churn_core.samples import SAMPLE_CUSTOMERS
-
-    return [row_features(c) for c in validate_customers(SAMPLE_CUSTOMERS)]

@@ -38,6 +38,12 @@ MAX_SPLITS = 8  # a tree's outcomes index its table in one byte: 256 leaf values
 _CHUNK_ROWS = 8_192  # bounds the (rows x splits) and (trees x rows) working arrays
 
 
+def probability_of_score(score: float) -> float:
+    """The binary objective's probability of a raw score, as LightGBM computes it (see above):
+    the one expression the tables and the single-row path use."""
+    return 1.0 / (1.0 + math.exp(-score))
+
+
 class NotTabulable(ValueError):
     """A model these tables cannot reproduce exactly."""
 
@@ -146,8 +152,7 @@ class TreeTables:
 
     def probability_list(self, matrix: np.ndarray) -> list[float]:
         """``Booster.predict`` of a model matrix without NaN, bit for bit, as Python floats."""
-        exp = math.exp
-        return [1.0 / (1.0 + exp(-score)) for score in self.raw_scores(matrix).tolist()]
+        return list(map(probability_of_score, self.raw_scores(matrix).tolist()))
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """The same as a numpy array."""

@@ -45,8 +45,9 @@ class ModelService:
         # frozen out of later garbage collections (churn_core/heap.py).
         self.freeze_heap = freeze_heap
         # Explanations and large batches run in worker threads, this many at once: eight
-        # 1,000-customer explained batches at a time pushed the process past the pod's then 384 MiB
-        # (benchmarks/memory_bench.py); the work is CPU-bound, so more at once is not faster.
+        # 1,000-customer explained batches at a time pushed the process past the pod's limit,
+        # then 384 MiB (benchmarks/memory_bench.py); the work is CPU-bound, so more at once is
+        # not faster.
         self.batch_slots = asyncio.Semaphore(max_concurrent_batches)
         self.ready = False
         self.failure: str | None = None
