@@ -172,9 +172,9 @@ def test_batch_tables_equal_the_booster_bit_for_bit(converted):
 
 
 def _compiled_probabilities(tables: TreeTables, rows: np.ndarray) -> np.ndarray:
-    raw_score = compile_raw_score(tables)
+    raw_score = compile_raw_score(tables, rows.shape[1])
     assert raw_score is not None  # numba is installed with the workspace
-    return np.array([1.0 / (1.0 + math.exp(-raw_score(row))) for row in rows])
+    return np.array([1.0 / (1.0 + math.exp(-raw_score(tuple(row.tolist())))) for row in rows])
 
 
 def test_compiled_tables_equal_the_booster_bit_for_bit(converted):
@@ -197,9 +197,13 @@ def test_compiled_tables_equal_the_booster_bit_for_bit(converted):
         for rows in (matrix, boundary, wide) if boundary.size else (matrix, wide):
             ours = _compiled_probabilities(other_tables, rows)
             assert ours.tobytes() == other.predict(rows).tobytes()
-    nan_row = x_hold[0].copy()
-    nan_row[0] = np.nan
-    assert math.isnan(compile_raw_score(tables)(nan_row))  # the caller asks LightGBM
+    nan_row = x_hold[0].tolist()
+    nan_row[0] = math.nan
+    raw_score = compile_raw_score(tables, len(nan_row))
+    assert raw_score is not None
+    assert math.isnan(raw_score(tuple(nan_row)))  # the caller asks LightGBM
+    with pytest.raises(TypeError):  # compiled for one row shape, never again on a request
+        raw_score(tuple(nan_row[:-1]))
 
 
 def test_batch_tables_refuse_what_they_cannot_reproduce(converted):

@@ -16,7 +16,7 @@ from churn_core.features import (
     row_features,
 )
 from churn_core.schema import CATEGORICAL, FEATURE_NAMES, FEATURES, validate_customers
-from churn_core.single_row import SingleRowModel, plainly_valid
+from churn_core.single_row import SingleRowModel, plain_row, plainly_valid
 from churn_core.tree_tables import TreeTables
 from churn_testing.strategies import customers_strategy
 
@@ -61,6 +61,9 @@ def test_row_features_equal_build_matrix_bit_for_bit():
     expected = build_matrix(columns_from_records(rows))
     ours = np.array([row_features(c) for c in customers])  # raw, unvalidated spellings too
     assert ours.tobytes() == expected.tobytes()
+    plain = [plain_row(c) for c in customers]  # the one-pass reading of plainly valid ones
+    assert all(row is not None for row in plain)
+    assert np.array(plain).tobytes() == expected.tobytes()
 
 
 @pytest.mark.parametrize("engine", ["compiled", "c-api"])
@@ -77,6 +80,9 @@ def test_single_row_probabilities_equal_the_batch_prediction(predictor: Predicto
     assert model.engine == engine
     ours = np.array([model.probability(list(row)) for row in matrix])
     assert ours.tobytes() == expected.tobytes()
+    # a row spelled with Python ints where its values are whole: the same answers
+    spelled = [[int(x) if x.is_integer() else float(x) for x in row] for row in matrix[:200]]
+    assert [model.probability(row) for row in spelled] == expected[:200].tolist()
 
 
 def test_the_single_row_path_is_compiled_on_request(bundle_dir, customers, monkeypatch):

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -41,65 +42,60 @@ Row = dict[str, Any]
 
 # ---- writing: serving-api's record ------------------------------------------------------------
 
+_FEATURE_SET = frozenset(FEATURE_NAMES)
+_JSON_LINE = functools.partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
+
 
 def capture_record(
-    customer: Mapping[str, Any], prediction: Any, timestamp: float, request_id: str | None
+    customer: Mapping[str, Any], prediction: Any, when: datetime, request_id: str | None
 ) -> Row:
-    """One ``service`` record: the customer's features and its prediction (a churn_core
-    Prediction), stamped with the request's time (epoch seconds) and id."""
-    return capture_records([customer], [prediction], timestamp, request_id)[0]
+    """One ``service`` record: the customer's ten features (its identifiers and any other keys
+    are not kept) and its prediction (a churn_core Prediction), stamped with the request's
+    aware UTC time and id. The time stays a ``datetime``: ``capture_lines`` writes it exactly
+    as ``isoformat`` does, without formatting it in Python."""
+    plain = type(customer) is dict and customer.keys() == _FEATURE_SET
+    features = customer if plain else _features(customer)
+    return {
+        "timestamp": when,
+        "request_id": request_id,
+        "model_version": prediction.model_version,
+        "features": features,
+        PROBABILITY: prediction.churn_probability,
+        "churn_prediction": prediction.churn_prediction,
+        "risk_level": prediction.risk_level,
+    }
 
 
 def capture_records(
     customers: Sequence[Mapping[str, Any]],
     predictions: Sequence[Any],
-    timestamp: float,
+    when: datetime,
     request_id: str | None,
 ) -> list[Row]:
-    """``capture_record`` for every customer of one request, the time formatted once."""
-    stamp = datetime.fromtimestamp(timestamp, timezone.utc).isoformat()
+    """``capture_record`` for every customer of one request."""
     return [
-        _record(customer, prediction, stamp, request_id)
+        capture_record(customer, prediction, when, request_id)
         for customer, prediction in zip(customers, predictions, strict=True)
     ]
 
 
-def capture_lines(
-    customers: Sequence[Mapping[str, Any]],
-    predictions: Sequence[Any],
-    timestamp: float,
-    request_id: str | None,
-) -> bytes:
-    """``capture_records`` as the JSON lines of a capture file, each ending in a newline.
-
-    Cheap enough for a request path (about 2 µs a record against 5 for ``capture_records``
-    and a dump): orjson writes the aware datetime exactly as ``isoformat`` does, so the time is
-    never formatted in Python.
-    """
-    when = datetime.fromtimestamp(timestamp, timezone.utc)
-    newline = orjson.OPT_APPEND_NEWLINE
-    if len(customers) == 1 == len(predictions):  # every /predict: no list to build and join
-        return orjson.dumps(_record(customers[0], predictions[0], when, request_id), option=newline)
-    return b"".join(
-        [
-            orjson.dumps(_record(customer, prediction, when, request_id), option=newline)
-            for customer, prediction in zip(customers, predictions, strict=True)
-        ]
-    )
+def capture_time(timestamp: float | None = None) -> datetime:
+    """The aware UTC time a record is stamped with (now, or at ``timestamp`` epoch seconds)."""
+    if timestamp is None:
+        return datetime.now(timezone.utc)
+    return datetime.fromtimestamp(timestamp, timezone.utc)
 
 
-def _record(
-    customer: Mapping[str, Any], prediction: Any, stamp: str | datetime, request_id: str | None
-) -> Row:
-    return {
-        "timestamp": stamp,
-        "request_id": request_id,
-        "model_version": prediction.model_version,
-        "features": {name: customer[name] for name in FEATURE_NAMES},
-        PROBABILITY: prediction.churn_probability,
-        "churn_prediction": prediction.churn_prediction,
-        "risk_level": prediction.risk_level,
-    }
+def capture_lines(records: Iterable[Row]) -> bytes:
+    """Records as the JSON lines of a capture file, each ending in a newline, in one pass of C
+    (orjson over the records, then one join: no Python runs between records, so a writer
+    thread holds the GIL once per batch, ~0.7 µs a record). orjson.JSONEncodeError when one
+    does not format (an integer beyond 64 bits)."""
+    return b"".join(map(_JSON_LINE, records))
+
+
+def _features(customer: Mapping[str, Any]) -> Row:
+    return {name: customer[name] for name in FEATURE_NAMES}
 
 
 # ---- reading: one detection function, one reader per format ------------------------------------

@@ -53,8 +53,13 @@ def _code(name: str) -> Callable[[Columns], np.ndarray]:
     return compute
 
 
+def category_codes(name: str) -> dict[Any, float]:
+    """A categorical feature's model codes: its categories' positions, as floats."""
+    return {category: float(code) for code, category in enumerate(CATEGORICAL[name])}
+
+
 def _code_one(name: str) -> Callable[[Customer], float]:
-    codes = {category: float(code) for code, category in enumerate(CATEGORICAL[name])}
+    codes = category_codes(name)
     return lambda customer: codes.get(customer[name], np.nan)
 
 

@@ -138,11 +138,11 @@ async def _collect(chunks: AsyncIterator[bytes], limit: int) -> bytes:
 def parse_json_body(body: bytes | bytearray | memoryview | str) -> Any:
     """The JSON value of a request body, or RequestBodyError saying why there is none."""
     data = body if isinstance(body, (bytes, str)) else bytes(body)
-    if not data.strip():
-        raise RequestBodyError("request body is empty; send a JSON object")
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError as exc:
+        if not data.strip():  # asked only on failure: a copy of every body otherwise
+            raise RequestBodyError("request body is empty; send a JSON object") from None
         unit = "character" if isinstance(data, str) else "byte"
         raise RequestBodyError(
             f"request body is not valid JSON ({exc.msg} at {unit} {exc.pos})"

@@ -6,18 +6,20 @@ spent ~250 µs: ~100 µs building the 14-column numpy matrix for one row, ~80 µ
 ``Booster.predict`` (its Python wrapper: parameter copies, array checks, a fresh C-side
 predictor per call) and the rest in pydantic and object creation. This path skips three things:
 
-1. **pydantic, when the customer is plainly valid.** ``plainly_valid`` accepts only a ``dict``
+1. **pydantic, when the customer is plainly valid.** ``plain_row`` accepts only a ``dict``
    whose ten values have exactly the types and ranges the strict schema accepts (an ``int`` —
    not a ``bool`` — in bounds, a whole in-bounds ``float`` for an integer field, a finite
    ``float``/``int`` ≥ 0 for an amount, one of the category strings). Anything else, including
    values the schema would accept in a form this check does not know, goes through
    ``validate_customers`` as before, so every refusal still comes from pydantic and names every
    bad field. It is never more permissive: a test feeds both the same bad and boundary values.
-2. **numpy for the features.** ``features.row_features`` computes each model feature with its
-   plain-Python twin (``ModelFeature.one``), tested bit for bit against ``build_matrix``.
+2. **numpy for the features.** ``plain_row`` reads each raw feature as it checks it (a
+   category's code, a number as a float: one pass over the customer) and adds the engineered
+   ones with their plain-Python twins (``ModelFeature.one``); pydantic's customers go through
+   ``features.row_features``. Both are tested bit for bit against ``build_matrix``.
 3. **Booster.predict's wrapper.** Once a server has compiled the model's tree tables
    (``Predictor.compile_single_row``, in the background once it answers; ``compiled_tables``,
-   numba: ~2 µs a row), they score the row (checked against ``Booster.predict`` before use, and
+   numba: ~1.5 µs a row), they score the row (checked against ``Booster.predict`` before use, and
    in tests on every threshold's neighbours). Until then, or without numba or tables, LightGBM's
    single-row C API (``LGBM_BoosterPredictForMatSingleRowFastInit`` once, then
    ``…SingleRowFast`` per call, ~9 µs on the real-data model's 222 trees) runs the same trees,
@@ -38,15 +40,16 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import math
+import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from churn_core.compiled_tables import RawScore, compile_raw_score
-from churn_core.features import MODEL_FEATURE_NAMES, row_features
-from churn_core.schema import FEATURES, validate_customers
+from churn_core.features import MODEL_FEATURE_NAMES, MODEL_FEATURES, category_codes, row_features
+from churn_core.schema import FEATURES, FeatureSpec, validate_customers
 from churn_core.tree_tables import TreeTables, probability_of_score
 
 _N_FEATURES = len(MODEL_FEATURE_NAMES)
@@ -64,54 +67,90 @@ _HOLDING_THE_GIL = ctypes.PYFUNCTYPE(
 )
 
 
-def _field_checks() -> tuple[tuple[str, str, float, float, frozenset[Any] | None], ...]:
-    checks = []
-    for spec in FEATURES:
-        if spec.kind == "category":
-            checks.append((spec.name, "category", 0.0, 0.0, frozenset(spec.categories or ())))
-            continue
-        bounds = spec.categories or ()
-        low = spec.minimum if spec.minimum is not None else min(bounds, default=-math.inf)
-        high = spec.maximum if spec.maximum is not None else max(bounds, default=math.inf)
-        checks.append((spec.name, spec.kind, float(low), float(high), None))
-    return tuple(checks)
+class _Check(NamedTuple):
+    """How ``plain_row`` reads one raw feature; ``codes`` for a category, else bounds."""
+
+    name: str
+    codes: dict[Any, float] | None
+    int_low: int
+    int_high: int
+    float_low: float
+    float_high: float
+    whole: bool  # an integer field: a float must be whole
 
 
-_CHECKS = _field_checks()
 # Beyond 2**53 an int no longer converts to float exactly; leave such values to pydantic.
 _EXACT_INT = 2**53
 
 
-def plainly_valid(customer: Any) -> bool:
-    """True when the strict schema surely accepts ``customer`` unchanged (see the module doc);
-    False means "ask pydantic", not "invalid"."""
+def _check(spec: FeatureSpec) -> _Check:
+    if spec.kind == "category":
+        return _Check(spec.name, category_codes(spec.name), 0, 0, 0.0, 0.0, False)
+    bounds = spec.categories or ()
+    low = spec.minimum if spec.minimum is not None else min(bounds, default=-math.inf)
+    high = spec.maximum if spec.maximum is not None else max(bounds, default=math.inf)
+    return _Check(
+        spec.name,
+        None,
+        max(math.ceil(low), -_EXACT_INT) if low > -math.inf else -_EXACT_INT,
+        min(math.floor(high), _EXACT_INT) if high < math.inf else _EXACT_INT,
+        max(float(low), -sys.float_info.max),  # never ±inf: an infinite amount is refused
+        min(float(high), sys.float_info.max),
+        spec.kind == "int",
+    )
+
+
+_CHECKS = tuple(_check(spec) for spec in FEATURES)
+# The model's features are the ten raw ones in schema order, then the engineered ones.
+assert MODEL_FEATURE_NAMES[: len(FEATURES)] == tuple(spec.name for spec in FEATURES)
+_ENGINEERED = MODEL_FEATURES[len(FEATURES) :]
+
+
+def plain_row(customer: Any) -> list[float] | None:
+    """The model feature row of ``customer`` when the strict schema surely accepts it unchanged
+    (see the module doc), read in one pass; None means "ask pydantic", not "invalid".
+
+    Each raw feature is read as ``features.row_features`` reads it (a category's code, a number
+    as a float) and the engineered ones come from their own ``ModelFeature.one``; a test checks
+    the row against ``row_features`` and ``build_matrix`` bit for bit."""
     if type(customer) is not dict:
-        return False
-    for name, kind, low, high, categories in _CHECKS:
+        return None
+    row = []
+    for name, codes, int_low, int_high, float_low, float_high, whole in _CHECKS:
         value = customer.get(name)
-        kind_of_value = type(value)
-        if kind == "category":
-            if kind_of_value is not str or value not in categories:  # type: ignore[operator]
-                return False
-        elif kind_of_value is int:
-            if not (low <= value <= high and -_EXACT_INT <= value <= _EXACT_INT):  # type: ignore[operator]
-                return False
-        elif kind_of_value is float:
-            if not (low <= value <= high) or value == math.inf:  # NaN fails the comparison
-                return False
-            if kind == "int" and not value.is_integer():  # type: ignore[union-attr]
-                return False
+        kind = type(value)
+        if codes is not None:
+            if kind is not str or value not in codes:
+                return None
+            row.append(codes[value])
+        elif kind is int:
+            if not int_low <= value <= int_high:
+                return None
+            row.append(float(value))
+        elif kind is float:
+            if not float_low <= value <= float_high:  # NaN and ±inf fail here
+                return None
+            if whole and not value.is_integer():
+                return None
+            row.append(value)
         else:
-            return False
-    return True
+            return None
+    row += [feature.one(customer) for feature in _ENGINEERED]
+    return row
+
+
+def plainly_valid(customer: Any) -> bool:
+    """True when the strict schema surely accepts ``customer`` unchanged."""
+    return plain_row(customer) is not None
 
 
 def features_of(customer: Mapping[str, Any]) -> list[float]:
     """The model feature row of one customer; InvalidCustomerError (from pydantic, naming every
     bad field, index 0) when the customer is not valid."""
-    if not plainly_valid(customer):
-        customer = validate_customers([customer])[0]
-    return row_features(customer)
+    row = plain_row(customer)
+    if row is None:
+        return row_features(validate_customers([customer])[0])
+    return row
 
 
 class SingleRowModel:
@@ -144,10 +183,10 @@ class SingleRowModel:
         changes) otherwise."""
         if tables is None:
             return False
-        raw_score = compile_raw_score(tables)
+        raw_score = compile_raw_score(tables, _N_FEATURES)
         if raw_score is None:
             return False
-        if not self._agrees_with_batch(lambda row: probability_of_score(raw_score(np.array(row)))):
+        if not self._agrees_with_batch(lambda row: probability_of_score(raw_score(tuple(row)))):
             return False
         self._raw_score = raw_score
         return True
@@ -191,7 +230,10 @@ class SingleRowModel:
     def probability(self, row: list[float]) -> float:
         raw_score = self._raw_score
         if raw_score is not None:
-            score = raw_score(np.array(row))
+            try:
+                score = raw_score(tuple(row))
+            except TypeError:  # not a row of floats (our features never give one)
+                score = math.nan
             if score == score:  # NaN: a row with a missing value, left to LightGBM
                 return probability_of_score(score)
         if self._lib is None:

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from churn_core.capture import capture_record, capture_records, capture_time
 from churn_core.heap import freeze_loaded_heap
-from serving_api.capture import CaptureBatch, CaptureWriter
+from serving_api.capture import CaptureWriter
 from serving_api.errors import ApiError
 from serving_api.logging import request_id_var
 from serving_api.metrics import Metrics
@@ -144,7 +145,7 @@ class ModelService:
         )
         if self.capture is not None:
             self.capture.submit(
-                CaptureBatch(time.time(), request_id_var.get(), customers, predictions)
+                capture_records(customers, predictions, capture_time(), request_id_var.get())
             )
         return predictions
 
@@ -155,6 +156,6 @@ class ModelService:
         self.metrics.observe_prediction(prediction.churn_probability, prediction.risk_level)
         if self.capture is not None:
             self.capture.submit(
-                CaptureBatch(time.time(), request_id_var.get(), (customer,), (prediction,))
+                [capture_record(customer, prediction, capture_time(), request_id_var.get())]
             )
         return prediction
