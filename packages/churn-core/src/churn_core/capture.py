@@ -52,7 +52,9 @@ def capture_record(
     """One ``service`` record: the customer's ten features (its identifiers and any other keys
     are not kept) and its prediction (a churn_core Prediction), stamped with the request's
     aware UTC time and id. The time stays a ``datetime``: ``capture_lines`` writes it exactly
-    as ``isoformat`` does, without formatting it in Python."""
+    as ``isoformat`` does, without formatting it in Python. A customer dict holding exactly the
+    ten features is the record's ``features`` itself, not a copy: it must not change until the
+    record is written (a request's parsed body does not)."""
     plain = type(customer) is dict and customer.keys() == _FEATURE_SET
     features = customer if plain else _features(customer)
     return {

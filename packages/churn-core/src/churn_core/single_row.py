@@ -102,7 +102,8 @@ def _check(spec: FeatureSpec) -> _Check:
 
 _CHECKS = tuple(_check(spec) for spec in FEATURES)
 # The model's features are the ten raw ones in schema order, then the engineered ones.
-assert MODEL_FEATURE_NAMES[: len(FEATURES)] == tuple(spec.name for spec in FEATURES)
+if MODEL_FEATURE_NAMES[: len(FEATURES)] != tuple(spec.name for spec in FEATURES):
+    raise ImportError("plain_row reads the raw features in schema order; features.py differs")
 _ENGINEERED = MODEL_FEATURES[len(FEATURES) :]
 
 
