@@ -16,7 +16,7 @@ from churn_core.features import (
     row_features,
 )
 from churn_core.schema import CATEGORICAL, FEATURE_NAMES, FEATURES, validate_customers
-from churn_core.single_row import SingleRowModel, plain_row, plainly_valid
+from churn_core.single_row import SingleRowModel, plain_row
 from churn_core.tree_tables import TreeTables
 from churn_testing.strategies import customers_strategy
 
@@ -154,7 +154,7 @@ def test_refusals_are_pydantics_for_every_odd_value(predictor: Predictor, custom
         try:
             expected = validate_customers([customer])
         except InvalidCustomerError as error:
-            assert not plainly_valid(customer), (spec.name, value)
+            assert plain_row(customer) is None, (spec.name, value)
             with pytest.raises(InvalidCustomerError) as ours:
                 predictor.predict([customer])
             assert ours.value.errors == error.errors
@@ -165,13 +165,13 @@ def test_refusals_are_pydantics_for_every_odd_value(predictor: Predictor, custom
 
 def test_missing_fields_and_non_dicts_are_left_to_pydantic(predictor: Predictor, customers):
     missing = {k: v for k, v in customers[0].items() if k not in ("Age", "Gender")}
-    assert not plainly_valid(missing)
+    assert plain_row(missing) is None
     with pytest.raises(InvalidCustomerError) as err:
         predictor.predict([missing])
     assert {e.field for e in err.value.errors} == {"Age", "Gender"}
-    assert not plainly_valid([1, 2])
+    assert plain_row([1, 2]) is None
     extra = {**customers[0], "Surname": "x", "Exited": 1}
-    assert plainly_valid(extra)
+    assert plain_row(extra) is not None
     assert predictor.predict([extra]) == predictor.predict(customers[:1])
 
 
@@ -180,7 +180,7 @@ def test_missing_fields_and_non_dicts_are_left_to_pydantic(predictor: Predictor,
 def test_any_valid_customer_is_answered_alike(predictor: Predictor, customer, spelled_as_float):
     if spelled_as_float:
         customer = {k: float(v) if type(v) is int else v for k, v in customer.items()}
-    assert plainly_valid(customer)
+    assert plain_row(customer) is not None
     row = validate_customers([customer])[0]
     assert predictor.predict([customer]) == _in_a_batch(predictor, row)
     assert predictor.predict_valid([row], explain=True) == _in_a_batch(predictor, row, True)

@@ -140,11 +140,6 @@ def plain_row(customer: Any) -> list[float] | None:
     return row
 
 
-def plainly_valid(customer: Any) -> bool:
-    """True when the strict schema surely accepts ``customer`` unchanged."""
-    return plain_row(customer) is not None
-
-
 def features_of(customer: Mapping[str, Any]) -> list[float]:
     """The model feature row of one customer; InvalidCustomerError (from pydantic, naming every
     bad field, index 0) when the customer is not valid."""

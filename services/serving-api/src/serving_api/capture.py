@@ -229,16 +229,17 @@ class CaptureWriter:
             data, unformatted = _format(records)
             if unformatted:
                 self._drop(unformatted)
+            formatted = len(records) - unformatted
             try:
                 self._write(data)
             # A full, read-only or vanished volume (or anything else): count, log, go on.
             except Exception as error:
-                self._drop(len(records) - unformatted)
-                self._failures.failed(len(records) - unformatted, error)
+                self._drop(formatted)
+                self._failures.failed(formatted, error)
                 written = 0
             else:
                 self._failures.succeeded()
-                written = len(records) - unformatted
+                written = formatted
             with self._lock:  # counted as pending until written: bounds memory on a slow disk
                 self._pending -= len(records)
                 pending = self._pending
