@@ -26,7 +26,7 @@ import csv
 import functools
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -88,11 +88,11 @@ def capture_time(timestamp: float | None = None) -> datetime:
     return datetime.fromtimestamp(timestamp, timezone.utc)
 
 
-def capture_lines(records: Iterable[Row]) -> bytes:
+def capture_lines(records: Sequence[Row]) -> bytes:
     """Records as the JSON lines of a capture file, each ending in a newline, in one pass of C
-    (orjson over the records, then one join: no Python runs between records, so a writer
-    thread holds the GIL once per batch, ~0.7 µs a record). orjson.JSONEncodeError when one
-    does not format (an integer beyond 64 bits)."""
+    (orjson). orjson.JSONEncodeError when one does not format (an integer beyond 64 bits)."""
+    if len(records) == 1:
+        return _JSON_LINE(records[0])
     return b"".join(map(_JSON_LINE, records))
 
 

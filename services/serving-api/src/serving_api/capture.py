@@ -1,21 +1,22 @@
 """Prediction capture: JSON-lines files under CAPTURE_DIR, written by one background thread.
 
-This module is the transport (queue, writer thread, rotation, fsync); the record format is
+This module is the transport (buffer, writer thread, rotation, fsync); the record format is
 churn_core.capture's (``capture_record``, ``capture_lines``), the one `churn-core drift` reads.
 
-The request path builds each prediction's record (a dict: no formatting, ~0.6 µs) and appends
-the request's records to a bounded in-memory queue (no I/O, no thread wake-up); the writer
-thread wakes every ``flush_seconds`` (or at once when ``wake_records`` are waiting), formats
-everything waiting into JSON lines in one pass of C (``capture_lines``: orjson, ~0.7 µs a
-record, the GIL taken once per batch rather than per record), writes and rotates files, and
-``close()`` drains the queue, flushes and fsyncs, so everything accepted is on disk when the
-process exits after SIGTERM. Where the formatting runs was measured both ways (README, sixth
-pass): formatting each record as its request was answered cost ~4 µs of every /predict in
-process; a writer that formatted record by record in Python held the GIL for ~5 µs a record
-and the request path lost more than that waiting for it. When the queue is full the records
-are dropped and counted (``serving_capture_dropped_total``) rather than slowing down or
-failing requests; so is a record that will not format (an integer beyond 64 bits that the
-schema accepted as an amount), alone.
+The request path formats its records into JSON lines (``capture_lines``: orjson, ~0.6 µs a
+record while the record is still in the CPU's cache) and appends the bytes to one bounded
+buffer under a lock (no I/O, no thread wake-up); the writer thread wakes every
+``flush_seconds`` (or at once when ``wake_records`` are waiting), takes the whole buffer, writes
+and rotates files, and ``close()`` drains the buffer, flushes and fsyncs, so everything accepted
+is on disk when the process exits after SIGTERM. Where the formatting runs was measured three
+ways (serving-api README, sixth and seventh passes): a writer formatting record by record in
+Python held the GIL ~5 µs a record; a writer formatting a batch in one pass of C found the
+records, made up to 50 ms earlier, out of the cache (~2–3 µs a record, by py-spy) and kept
+~1 KiB of objects per record alive meanwhile, for the garbage collector to walk; formatted on
+the request path, a record waits as ~0.4 KiB of bytes. When the buffer is full the records are
+dropped and counted (``serving_capture_dropped_total``) rather than slowing down or failing
+requests; so is a record that will not format (an integer beyond 64 bits that the schema
+accepted as an amount), alone.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ import os
 import socket
 import threading
 import time
-from collections import deque
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -85,21 +85,7 @@ class FailureLog:
         self.failing_since = None
 
 
-def _format(records: list[Row]) -> tuple[bytes, int]:
-    """The records' JSON lines, and how many would not format (left out, logged once)."""
-    try:
-        return capture_lines(records), 0
-    except orjson.JSONEncodeError as error:  # rare: find the culprits one by one
-        lines = []
-        for record in records:
-            with contextlib.suppress(orjson.JSONEncodeError):
-                lines.append(capture_lines((record,)))
-        left_out = len(records) - len(lines)
-        logger.error("%d capture records left out: they do not format (%s)", left_out, error)
-        return b"".join(lines), left_out
-
-
-def write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes | bytearray) -> None:
     """Write every byte (a regular file may take fewer than asked on a nearly full disk)."""
     view = memoryview(data)
     while view:
@@ -129,8 +115,10 @@ class CaptureWriter:
         # back and forth) cost ~15 % of a /predict under load (py-spy); a timer batches them.
         self.flush_seconds = flush_seconds
         self.wake_records = wake_records
-        # One entry per submitted request: its records.
-        self._queue: deque[list[Row]] = deque()
+        # The JSON lines of the records submitted since the writer last took them.
+        self._buffer = bytearray()
+        self._buffered = 0
+        self._unformatted_logged = -log_seconds
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._pending = 0
@@ -163,14 +151,18 @@ class CaptureWriter:
         self._thread.start()
 
     def submit(self, records: list[Row]) -> bool:
-        """Queue one request's records (``churn_core.capture.capture_record``); False, and
-        counted as dropped, when the queue is full or closed. Never raises: capture must not
-        fail a prediction."""
-        n = len(records)
+        """Format one request's records (``churn_core.capture.capture_record``) as JSON lines
+        and append them to the buffer the writer takes; False, and counted as dropped, when the
+        buffer is full or closed. A record that will not format is dropped alone. Never raises:
+        capture must not fail a prediction."""
+        data, n = self._format(records)
+        if not n:
+            return False
         with self._lock:
             accepted = not self._stopping and self._pending + n <= self.max_pending
             if accepted:
-                self._queue.append(records)
+                self._buffer += data
+                self._buffered += n
                 self._pending += n
             wake = accepted and self._pending >= self.wake_records
         if not accepted:
@@ -179,6 +171,24 @@ class CaptureWriter:
         if wake and not self._wake.is_set():
             self._wake.set()
         return True
+
+    def _format(self, records: list[Row]) -> tuple[bytes, int]:
+        """The records' JSON lines and how many they hold: a record that does not format is
+        left out, counted as dropped and logged (at most once per log interval)."""
+        try:
+            return capture_lines(records), len(records)
+        except orjson.JSONEncodeError as error:  # rare: find the culprits one by one
+            lines = []
+            for record in records:
+                with contextlib.suppress(orjson.JSONEncodeError):
+                    lines.append(capture_lines((record,)))
+            left_out = len(records) - len(lines)
+            self._drop(left_out)
+            now = time.monotonic()
+            if now - self._unformatted_logged >= self._failures.interval:
+                self._unformatted_logged = now
+                logger.error("capture records left out: they do not format (%s)", error)
+            return b"".join(lines), len(lines)
 
     def _drop(self, n: int) -> None:
         with self._lock:
@@ -219,36 +229,31 @@ class CaptureWriter:
     def _drain(self) -> None:
         while True:
             with self._lock:
-                if not self._queue:
-                    if self.metrics is not None:
-                        self.metrics.capture_queue_depth.set(0)
-                    return
-                batches = list(self._queue)
-                self._queue.clear()
-            records = [record for batch in batches for record in batch]
-            data, unformatted = _format(records)
-            if unformatted:
-                self._drop(unformatted)
-            formatted = len(records) - unformatted
+                data, self._buffer = self._buffer, bytearray()
+                records, self._buffered = self._buffered, 0
+            if not records:
+                if self.metrics is not None:
+                    self.metrics.capture_queue_depth.set(self._pending)
+                return
             try:
                 self._write(data)
             # A full, read-only or vanished volume (or anything else): count, log, go on.
             except Exception as error:
-                self._drop(formatted)
-                self._failures.failed(formatted, error)
+                self._drop(records)
+                self._failures.failed(records, error)
                 written = 0
             else:
                 self._failures.succeeded()
-                written = formatted
+                written = records
             with self._lock:  # counted as pending until written: bounds memory on a slow disk
-                self._pending -= len(records)
+                self._pending -= records
                 pending = self._pending
             self.written += written
             if self.metrics is not None:
                 self.metrics.capture_written.inc(written)
                 self.metrics.capture_queue_depth.set(pending)
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes | bytearray) -> None:
         if self._fd is None or self._file_bytes >= self.max_file_bytes:
             self._open_file()
         assert self._fd is not None
