@@ -218,6 +218,10 @@ def test_readiness_waits_for_load_and_warm_up(settings: Settings, predictor: Pre
             calls.append(1)
             return predictor.predict_one(customer, explain=explain)
 
+        def predict_row(self, row):
+            calls.append(1)
+            return predictor.predict_row(row)
+
     def slow_loader() -> CountingPredictor:
         release.wait(30)
         return CountingPredictor()

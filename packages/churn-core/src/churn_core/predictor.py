@@ -173,6 +173,11 @@ class Predictor:
         """One customer through the single-row path; InvalidCustomerError as ``predict``."""
         return self._predict_row(features_of(customer), explain)
 
+    def predict_row(self, row: list[float]) -> Prediction:
+        """One valid customer's model feature row (``single_row.features_of``'s, or
+        ``json_customer.plain_customer``'s) through the single-row path, unexplained."""
+        return self._predict_row(row, explain=False)
+
     def _predict_row(self, row: list[float], explain: bool) -> Prediction:
         probability = self.single_row.probability(row)
         if not explain:

@@ -67,7 +67,7 @@ _HOLDING_THE_GIL = ctypes.PYFUNCTYPE(
 )
 
 
-class _Check(NamedTuple):
+class PlainCheck(NamedTuple):
     """How ``plain_row`` reads one raw feature; ``codes`` for a category, else bounds."""
 
     name: str
@@ -83,13 +83,13 @@ class _Check(NamedTuple):
 _EXACT_INT = 2**53
 
 
-def _check(spec: FeatureSpec) -> _Check:
+def _check(spec: FeatureSpec) -> PlainCheck:
     if spec.kind == "category":
-        return _Check(spec.name, category_codes(spec.name), 0, 0, 0.0, 0.0, False)
+        return PlainCheck(spec.name, category_codes(spec.name), 0, 0, 0.0, 0.0, False)
     bounds = spec.categories or ()
     low = spec.minimum if spec.minimum is not None else min(bounds, default=-math.inf)
     high = spec.maximum if spec.maximum is not None else max(bounds, default=math.inf)
-    return _Check(
+    return PlainCheck(
         spec.name,
         None,
         max(math.ceil(low), -_EXACT_INT) if low > -math.inf else -_EXACT_INT,
@@ -100,7 +100,7 @@ def _check(spec: FeatureSpec) -> _Check:
     )
 
 
-_CHECKS = tuple(_check(spec) for spec in FEATURES)
+PLAIN_CHECKS = tuple(_check(spec) for spec in FEATURES)
 # The model's features are the ten raw ones in schema order, then the engineered ones.
 if MODEL_FEATURE_NAMES[: len(FEATURES)] != tuple(spec.name for spec in FEATURES):
     raise ImportError("plain_row reads the raw features in schema order; features.py differs")
@@ -117,7 +117,7 @@ def plain_row(customer: Any) -> list[float] | None:
     if type(customer) is not dict:
         return None
     row = []
-    for name, codes, int_low, int_high, float_low, float_high, whole in _CHECKS:
+    for name, codes, int_low, int_high, float_low, float_high, whole in PLAIN_CHECKS:
         value = customer.get(name)
         kind = type(value)
         if codes is not None:
@@ -136,6 +136,12 @@ def plain_row(customer: Any) -> list[float] | None:
             row.append(value)
         else:
             return None
+    return with_engineered(row, customer)
+
+
+def with_engineered(row: list[float], customer: Mapping[str, Any]) -> list[float]:
+    """``row``, the customer's raw features as read, with the engineered ones appended (each
+    from its ``ModelFeature.one``)."""
     row += [feature.one(customer) for feature in _ENGINEERED]
     return row
 

@@ -35,10 +35,10 @@ from serving_api.middleware import (
     request_id_for,
 )
 from serving_api.model import ModelService
-from serving_api.routes.predict import predict_many, predict_one
+from serving_api.routes.predict import predict_body, predict_many
 from serving_api.security import check_api_key
 
-Handler = Callable[[Any, bool], Awaitable[bytes]]
+Handler = Callable[[bytes, bool], Awaitable[bytes]]  # the raw body, explain
 Reply = tuple[int, list[tuple[bytes, bytes]], bytes]  # status, headers, body
 
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
@@ -88,8 +88,10 @@ class FastPredict:
         self.api_key = key.encode() if key else None
         limit = settings.batch_limit
         self.routes: dict[str, Handler] = {
-            "/predict": lambda body, explain: predict_one(service, body, explain),
-            "/predict/batch": lambda body, explain: predict_many(service, body, explain, limit),
+            "/predict": lambda raw, explain: predict_body(service, raw, explain),
+            "/predict/batch": lambda raw, explain: predict_many(
+                service, parse_json(raw), explain, limit
+            ),
         }
 
     def match(self, scope: dict[str, Any]) -> Handler | None:
@@ -152,6 +154,6 @@ class FastPredict:
             for media_type in media_types:
                 check_content_type(media_type)
             raw = await read_asgi(receive, length, self.body_limit)
-            return reply(200, await handler(parse_json(raw), explain), None)
+            return reply(200, await handler(raw, explain), None)
         except ApiError as exc:
             return reply(exc.status, orjson.dumps(error_payload(exc)), exc.headers)

@@ -149,10 +149,14 @@ class ModelService:
             )
         return predictions
 
-    def predict_one(self, customer: Mapping[str, Any]) -> Prediction:
+    def predict_one(
+        self, customer: Mapping[str, Any], row: list[float] | None = None
+    ) -> Prediction:
         """``predict`` of one customer, unexplained (every plain /predict), with nothing built
-        for a batch of one."""
-        prediction = self._loaded().predict_one(customer)
+        for a batch of one; ``row``: its model features, when the caller has read them already
+        (churn_core.json_customer)."""
+        predictor = self._loaded()
+        prediction = predictor.predict_one(customer) if row is None else predictor.predict_row(row)
         self.metrics.observe_prediction(prediction.churn_probability, prediction.risk_level)
         if self.capture is not None:
             self.capture.submit(

@@ -20,7 +20,8 @@ from pydantic import BaseModel
 
 from churn_core import InvalidCustomerError, Prediction
 from churn_core.envelope import EnvelopeError, parse_envelope
-from serving_api.body import read_json
+from churn_core.json_customer import plain_customer
+from serving_api.body import parse_json, read_json
 from serving_api.errors import (
     ErrorResponse,
     invalid_customers,
@@ -96,6 +97,18 @@ async def predict_one(service: ModelService, customer: Any, explain: bool) -> by
     except InvalidCustomerError as exc:
         raise invalid_customers(exc, ["body"], indexed=False) from None
     return orjson.dumps(prediction.model_dump(exclude_none=True))
+
+
+async def predict_body(service: ModelService, body: bytes, explain: bool) -> bytes:
+    """The body of POST /predict from its raw bytes: one plainly valid customer is decoded,
+    checked and read in one pass (churn_core.json_customer); any other body is parsed and
+    answered by ``predict_one``, which gives every refusal."""
+    if not explain:
+        plain = plain_customer(body)
+        if plain is not None:
+            customer, row = plain
+            return orjson.dumps(service.predict_one(customer, row).model_dump(exclude_none=True))
+    return await predict_one(service, parse_json(body), explain)
 
 
 async def predict_many(service: ModelService, body: Any, explain: bool, batch_limit: int) -> bytes:
