@@ -91,8 +91,8 @@ def capture_time(timestamp: float | None = None) -> datetime:
 def capture_lines(records: Sequence[Row]) -> bytes:
     """Records as the JSON lines of a capture file, each ending in a newline, in one pass of C
     (orjson). orjson.JSONEncodeError when one does not format (an integer beyond 64 bits)."""
-    if len(records) == 1:
-        return _JSON_LINE(records[0])
+    if len(records) == 1:  # every /predict: no map, no join
+        return orjson.dumps(records[0], option=orjson.OPT_APPEND_NEWLINE)
     return b"".join(map(_JSON_LINE, records))
 
 
