@@ -6,15 +6,18 @@ process, the largest part of it ours. msgspec decodes the same bytes straight in
 record and checks each field's type and bounds as it reads it: ~0.4 µs.
 
 What it accepts, and why the answer is the same: a JSON object holding exactly the ten
-features, each of a type and within bounds that ``plain_row`` accepts unchanged — the same
-``_CHECKS``, an ``int`` for an integer field, an ``int`` or a ``float`` for an amount, one of a
-category's strings — read to the same row (``plain_row`` reads ``features``, this reads the
-record: a test compares both, bit for bit). It accepts less than ``plain_row``: anything else (a
-key more or less, ``40.0`` for an integer field, a ``bool``, JSON that orjson would refuse)
-gives None, and the body takes the general path (orjson, ``plain_row``, pydantic), which
-answers or names every bad field as before. Where JSON itself is loose, msgspec reads as orjson
-does: the last of repeated keys wins; NaN literals, numbers beyond a double, leading zeros,
-trailing bytes and a byte order mark are refused (tests feed both parsers the same bodies).
+features, each value of a type and within bounds that ``plain_row`` accepts unchanged (the same
+``PLAIN_CHECKS``: an ``int`` for an integer field, an ``int`` or a ``float`` for an amount, one
+of a category's strings), read to the same row (a test compares both, bit for bit). It accepts
+less than ``plain_row``: anything else (a key more or less, ``40.0`` for an integer field, a
+``bool``, JSON that orjson would refuse) gives None, and the body takes the general path
+(orjson, ``plain_row``, pydantic), which answers or names every bad field as before. Where
+JSON itself is loose, msgspec reads as orjson does: the last of repeated keys wins; NaN
+literals, numbers beyond a double, leading zeros, trailing bytes, invalid UTF-8 and a byte
+order mark are refused (tests feed both parsers the same bodies).
+
+Python 3.11 (``operator.call``), unlike the rest of the core: only serving-api imports it, never
+the SageMaker tarball's code in AWS's Python 3.10 image.
 """
 
 from __future__ import annotations
