@@ -43,7 +43,8 @@ Row = dict[str, Any]
 # ---- writing: serving-api's record ------------------------------------------------------------
 
 _FEATURE_SET = frozenset(FEATURE_NAMES)
-_JSON_LINE = functools.partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
+_LINE = orjson.OPT_APPEND_NEWLINE
+_JSON_LINE = functools.partial(orjson.dumps, option=_LINE)
 
 
 def capture_record(
@@ -92,7 +93,7 @@ def capture_lines(records: Sequence[Row]) -> bytes:
     """Records as the JSON lines of a capture file, each ending in a newline, in one pass of C
     (orjson). orjson.JSONEncodeError when one does not format (an integer beyond 64 bits)."""
     if len(records) == 1:  # every /predict: no map, no join
-        return orjson.dumps(records[0], option=orjson.OPT_APPEND_NEWLINE)
+        return orjson.dumps(records[0], option=_LINE)
     return b"".join(map(_JSON_LINE, records))
 
 

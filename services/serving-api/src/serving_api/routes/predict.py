@@ -96,6 +96,11 @@ async def predict_one(service: ModelService, customer: Any, explain: bool) -> by
             prediction = service.predict_one(customer)
     except InvalidCustomerError as exc:
         raise invalid_customers(exc, ["body"], indexed=False) from None
+    return prediction_body(prediction)
+
+
+def prediction_body(prediction: Prediction) -> bytes:
+    """POST /predict's response body for one prediction."""
     return orjson.dumps(prediction.model_dump(exclude_none=True))
 
 
@@ -107,7 +112,7 @@ async def predict_body(service: ModelService, body: bytes, explain: bool) -> byt
         plain = plain_customer(body)
         if plain is not None:
             customer, row = plain
-            return orjson.dumps(service.predict_one(customer, row).model_dump(exclude_none=True))
+            return prediction_body(service.predict_one(customer, row))
     return await predict_one(service, parse_json(body), explain)
 
 
